@@ -1,0 +1,189 @@
+"""The deployment file (``$ACCORD_HOME/accord.yaml``): models, identity providers, limits.
+
+Validated at load; an error names the line of the offending entry so an operator can fix it.
+Credentials are never written inline: a model names an environment variable or a file.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+ROUTES = ("chat", "completions", "embeddings", "responses")
+
+
+class DeploymentError(Exception):
+    """The deployment file is invalid; the message names the file and line."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ModelConfig(_Strict):
+    name: str = Field(min_length=1, max_length=200)
+    backend: Literal["openai_compatible", "local", "local_embeddings"]
+    base_url: str | None = None
+    upstream_model: str | None = None
+    api_key_env: str | None = None
+    api_key_file: Path | None = None
+    timeout_seconds: float = Field(default=120.0, gt=0)
+    connect_timeout_seconds: float = Field(default=5.0, gt=0)
+    max_connections: int = Field(default=200, gt=0)
+    retries: int = Field(default=2, ge=0, le=5)
+    external: bool | None = None
+    routes: tuple[Literal["chat", "completions", "embeddings", "responses"], ...] | None = None
+    allowed_nations: tuple[str, ...] = ()
+    allowed_organisations: tuple[str, ...] = ()
+    unsupported_fields: tuple[str, ...] = ()
+    max_queue: int = Field(default=8, gt=0)
+
+    @model_validator(mode="after")
+    def _check_backend(self) -> ModelConfig:
+        if self.backend == "openai_compatible" and not self.base_url:
+            raise ValueError("an openai_compatible model needs base_url")
+        if self.backend != "openai_compatible" and (self.api_key_env or self.api_key_file):
+            raise ValueError("only openai_compatible models take credentials")
+        if self.api_key_env and self.api_key_file:
+            raise ValueError("give api_key_env or api_key_file, not both")
+        return self
+
+    @field_validator("allowed_nations")
+    @classmethod
+    def _upper(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(code.upper() for code in value)
+
+    @property
+    def is_external(self) -> bool:
+        """Whether prompts leave this machine (redaction and stricter rules apply)."""
+        if self.external is not None:
+            return self.external
+        return self.backend == "openai_compatible"
+
+    @property
+    def serves(self) -> tuple[str, ...]:
+        if self.routes is not None:
+            return self.routes
+        if self.backend == "local_embeddings":
+            return ("embeddings",)
+        if self.backend == "local":
+            return ("chat", "completions", "responses")
+        return ROUTES
+
+
+class ClaimMappingConfig(_Strict):
+    subject: str = "sub"
+    nation: str = "nation"
+    organisation: str = "organisation"
+    agency_kind: str = "agency_kind"
+    roles: str = "roles"
+    name: str = "name"
+
+
+class OIDCConfig(_Strict):
+    issuer: str
+    audience: str
+    jwks_url: str | None = None
+    static_keys: tuple[Path, ...] = ()
+    algorithms: tuple[str, ...] = ("RS256", "ES256", "EdDSA")
+    claims: ClaimMappingConfig = ClaimMappingConfig()
+
+    @model_validator(mode="after")
+    def _keys(self) -> OIDCConfig:
+        if not self.jwks_url and not self.static_keys:
+            raise ValueError("an OIDC provider needs jwks_url or static_keys")
+        return self
+
+
+class RateLimitConfig(_Strict):
+    requests_per_minute: int = Field(default=600, gt=0)
+    burst: int = Field(default=60, gt=0)
+
+
+class GatewayConfig(_Strict):
+    ceiling: str = "NU"
+    max_body_bytes: int = Field(default=8 * 1024 * 1024, gt=0)
+    rate_limit: RateLimitConfig = RateLimitConfig()
+    stream_holdback_chars: int = Field(default=64, ge=16, le=4096)
+    origin: str = "accord"
+
+
+class Deployment(_Strict):
+    gateway: GatewayConfig = GatewayConfig()
+    models: tuple[ModelConfig, ...] = ()
+    oidc: tuple[OIDCConfig, ...] = ()
+
+    @model_validator(mode="after")
+    def _unique(self) -> Deployment:
+        names = [model.name for model in self.models]
+        duplicates = {name for name in names if names.count(name) > 1}
+        if duplicates:
+            raise ValueError(f"model names must be unique: {sorted(duplicates)}")
+        return self
+
+    def model(self, name: str) -> ModelConfig | None:
+        return next((model for model in self.models if model.name == name), None)
+
+
+DEFAULT_DEPLOYMENT = """\
+# Accord deployment file. Credentials never go here: name an environment variable or a file.
+gateway:
+  ceiling: NU                 # NATO UNCLASSIFIED: anything marked above it is refused as spillage
+  max_body_bytes: 8388608
+  rate_limit: {requests_per_minute: 600, burst: 60}
+models:
+  - name: smollm2-135m-instruct
+    backend: local            # SmolLM2-135M-Instruct, in-process via llama.cpp
+  - name: use-multilingual-v3
+    backend: local_embeddings # multilingual Universal Sentence Encoder v3, in-process
+oidc: []
+"""
+
+
+def load_deployment(path: Path) -> Deployment:
+    text = path.read_text(encoding="utf-8")
+    return parse_deployment(text, source=str(path))
+
+
+def parse_deployment(text: str, source: str = "<deployment>") -> Deployment:
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.safe_load(text) or {}
+    except yaml.YAMLError as error:
+        raise DeploymentError(f"{source}: not valid YAML: {error}") from error
+    try:
+        return Deployment.model_validate(data)
+    except ValidationError as error:
+        first = error.errors()[0]
+        location = first["loc"]
+        line = _line_of(node, location)
+        where = ".".join(str(part) for part in location) or "(top level)"
+        at = f" line {line}" if line else ""
+        raise DeploymentError(f"{source}:{at} {where}: {first['msg']}") from error
+
+
+def _line_of(node: yaml.Node | None, location: tuple[int | str, ...]) -> int | None:
+    """Follow a pydantic error location through the YAML node tree to a 1-based line number."""
+    line = node.start_mark.line + 1 if node is not None else None
+    for part in location:
+        if isinstance(node, yaml.MappingNode):
+            match: Any = next((v for k, v in node.value if k.value == part), None)
+            if match is None:
+                # an unknown key: point at the key itself
+                key = next((k for k, _ in node.value if k.value == part), None)
+                return key.start_mark.line + 1 if key is not None else line
+            node = match
+        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
+            node = node.value[part]
+        else:
+            break
+        line = node.start_mark.line + 1
+    return line
+
+
+def dump_deployment(deployment: Deployment) -> str:
+    data = deployment.model_dump(mode="json", exclude_defaults=True)
+    return str(yaml.safe_dump(data, sort_keys=False))

@@ -1,0 +1,440 @@
+"""The one path every model request takes: identify → inspect → decide → forward → inspect out → record.
+
+Routes only parse and call `Pipeline.handle`; no route or stream mode can reach a backend any other
+way, so a check added here applies everywhere. Any failure inside inspect, decide or record refuses
+the request (fail closed).
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import time
+from collections import deque
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import orjson
+from starlette.requests import Request
+from starlette.responses import Response, StreamingResponse
+
+from accord.api import responses_api
+from accord.api.errors import APIError
+from accord.api.validation import validate
+from accord.backends.base import JSON, Backend, BackendBusy, BackendError, UpstreamRejected
+from accord.deployment import ModelConfig
+from accord.inspect.normalise import chunk_text, request_view, response_view
+from accord.inspect.text import TextView
+from accord.principal import Principal
+from accord.ratelimit import RateLimiter, retry_after_header
+
+log = logging.getLogger("accord.pipeline")
+
+
+@dataclass(slots=True)
+class Exchange:
+    """One request's journey through the pipeline."""
+
+    request_id: str
+    route: str
+    principal: Principal
+    model: ModelConfig
+    backend: Backend
+    body: JSON
+    upstream_body: JSON
+    view: TextView
+    stream: bool
+    started: float = field(default_factory=time.monotonic)
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """What the checks decided about a request, and what the ledger will say about it."""
+
+    outcome: str  # allow | deny | review | redact
+    codes: tuple[str, ...] = ()
+    policy_ids: tuple[str, ...] = ()
+    bundle_version: str = ""
+    findings: JSON = field(default_factory=dict)
+    error: APIError | None = None
+    upstream_body: JSON | None = None  # replaces the body sent upstream (redaction)
+
+
+class OutputGuard(Protocol):
+    """Watches model output; streaming holds back a window so a split marking is caught in time."""
+
+    async def check(self, view: TextView) -> APIError | None: ...
+
+    def push(self, text: str) -> int:
+        """Feed output text; return how many more characters may now be released."""
+        ...
+
+    def finish(self) -> int: ...
+
+    async def refuse(self) -> APIError:
+        """After push/finish raised, open the incident and return the error to send."""
+        ...
+
+
+class Protections(Protocol):
+    async def admit(self, exchange: Exchange) -> Verdict: ...
+
+    def output_guard(self, exchange: Exchange) -> OutputGuard: ...
+
+    async def record(
+        self, exchange: Exchange, verdict: Verdict, outcome: str, usage: JSON | None = None
+    ) -> None: ...
+
+
+class ModelDirectory(Protocol):
+    def config(self, name: str) -> ModelConfig | None: ...
+
+    def backend(self, name: str) -> Backend: ...
+
+    def allowed(self, principal: Principal, model: ModelConfig) -> bool: ...
+
+
+class GuardTripped(Exception):
+    """Raised by an OutputGuard's push/finish when the held-back output must not be released."""
+
+
+Authenticator = Callable[[Request], Awaitable[Principal]]
+
+_DONE = b"data: [DONE]\n\n"
+
+
+def new_request_id() -> str:
+    return "req_" + secrets.token_hex(12)
+
+
+def sse(payload: JSON, event: str | None = None) -> bytes:
+    prefix = f"event: {event}\n".encode() if event else b""
+    return prefix + b"data: " + orjson.dumps(payload) + b"\n\n"
+
+
+class Pipeline:
+    def __init__(
+        self,
+        *,
+        authenticate: Authenticator,
+        models: ModelDirectory,
+        protections: Protections,
+        rate_limiter: RateLimiter,
+        max_body_bytes: int,
+    ) -> None:
+        self._authenticate = authenticate
+        self._models = models
+        self._protections = protections
+        self._rate_limiter = rate_limiter
+        self._max_body_bytes = max_body_bytes
+
+    async def handle(self, request: Request, route: str) -> Response:
+        request_id: str = request.state.request_id
+        principal = await self._authenticate(request)
+        wait = self._rate_limiter.acquire(principal.id)
+        if wait:
+            raise APIError(
+                429,
+                "Rate limit reached for your credential; retry after the time in the retry-after header.",
+                code="rate_limit_exceeded",
+                headers={"retry-after": retry_after_header(wait)},
+            )
+        body = validate(route, await self._read_json(request))
+        model = self._resolve_model(principal, body["model"], route)
+        backend = self._models.backend(model.name)
+        upstream_body = responses_api.to_chat(body) if route == "responses" else body
+        backend_route = "chat" if route == "responses" else route
+        _check_fields(backend, backend_route, upstream_body)
+        exchange = Exchange(
+            request_id=request_id,
+            route=route,
+            principal=principal,
+            model=model,
+            backend=backend,
+            body=body,
+            upstream_body=upstream_body,
+            view=request_view(route, body),
+            stream=bool(body.get("stream")),
+        )
+        verdict = await self._protections.admit(exchange)
+        if verdict.error is not None:
+            await self._record_refusal(exchange, verdict, "refused")
+            raise verdict.error
+        if verdict.upstream_body is not None:
+            exchange.upstream_body = verdict.upstream_body
+        if exchange.stream:
+            return await self._stream(exchange, verdict)
+        return await self._complete(exchange, verdict)
+
+    async def _read_json(self, request: Request) -> Any:
+        length = request.headers.get("content-length")
+        if length is not None and length.isdigit() and int(length) > self._max_body_bytes:
+            raise _too_large(self._max_body_bytes)
+        chunks: list[bytes] = []
+        size = 0
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > self._max_body_bytes:
+                raise _too_large(self._max_body_bytes)
+            chunks.append(chunk)
+        try:
+            return orjson.loads(b"".join(chunks))
+        except orjson.JSONDecodeError as error:
+            raise APIError(
+                400, f"The request body is not valid JSON: {error.msg}", code="invalid_json"
+            ) from error
+
+    def _resolve_model(self, principal: Principal, name: str, route: str) -> ModelConfig:
+        model = self._models.config(name)
+        if model is None:
+            raise APIError(
+                404,
+                f"The model `{name}` does not exist or you do not have access to it.",
+                param="model",
+                code="model_not_found",
+            )
+        if not self._models.allowed(principal, model):
+            raise APIError(
+                403,
+                f"Your organisation is not permitted to use the model `{name}`.",
+                param="model",
+                code="model_not_permitted",
+            )
+        if route not in model.serves:
+            raise APIError(
+                400, f"The model `{name}` does not serve {route}.", param="model", code="unsupported_route"
+            )
+        return model
+
+    async def _record_refusal(self, exchange: Exchange, verdict: Verdict, outcome: str) -> None:
+        try:
+            await self._protections.record(exchange, verdict, outcome)
+        except Exception:  # the refusal stands either way; the failure itself is logged
+            log.exception("ledger record failed for refused request %s", exchange.request_id)
+
+    async def _record(self, exchange: Exchange, verdict: Verdict, outcome: str, usage: JSON | None) -> None:
+        try:
+            await self._protections.record(exchange, verdict, outcome, usage)
+        except Exception as error:
+            log.exception("ledger record failed for request %s", exchange.request_id)
+            raise APIError(
+                503,
+                "The decision ledger is unavailable, so Accord cannot release this answer. Retry later.",
+                code="ledger_unavailable",
+                type="server_error",
+            ) from error
+
+    # -- non-streaming -------------------------------------------------------------------------
+
+    async def _complete(self, exchange: Exchange, verdict: Verdict) -> Response:
+        backend, body = exchange.backend, exchange.upstream_body
+        try:
+            if exchange.route == "embeddings":
+                result = await backend.embeddings(body)
+            elif exchange.route == "completions":
+                result = await backend.completions(body)
+            else:
+                result = await backend.chat(body)
+        except BackendError as error:
+            await self._record_refusal(exchange, verdict, "error")
+            raise _from_backend(error) from error
+        if exchange.route != "embeddings":
+            output_route = "completions" if exchange.route == "completions" else "chat"
+            guard = self._protections.output_guard(exchange)
+            problem = await guard.check(response_view(output_route, result))
+            if problem is not None:
+                await self._record_refusal(exchange, verdict, "refused_output")
+                raise problem
+        if exchange.route == "responses":
+            response_id, message_id = responses_api.new_ids()
+            result = responses_api.from_chat(response_id, message_id, exchange.model.name, result)
+        await self._record(exchange, verdict, "answered", result.get("usage"))
+        return Response(orjson.dumps(result), media_type="application/json")
+
+    # -- streaming -----------------------------------------------------------------------------
+
+    async def _stream(self, exchange: Exchange, verdict: Verdict) -> Response:
+        backend, body = exchange.backend, exchange.upstream_body
+        source = (
+            backend.completions_stream(body) if exchange.route == "completions" else backend.chat_stream(body)
+        )
+        upstream = aiter(source)
+        # Pull the first chunk before answering 200, so upstream failures get their real status.
+        try:
+            first: JSON | None = await anext(upstream)
+        except StopAsyncIteration:
+            first = None
+        except BackendError as error:
+            await self._record_refusal(exchange, verdict, "error")
+            raise _from_backend(error) from error
+        render = _ResponsesStream(exchange) if exchange.route == "responses" else _ChunkStream(exchange)
+        return StreamingResponse(
+            self._relay(exchange, verdict, first, upstream, render),
+            media_type="text/event-stream",
+            headers={"cache-control": "no-cache", "x-accel-buffering": "no"},
+        )
+
+    async def _relay(
+        self,
+        exchange: Exchange,
+        verdict: Verdict,
+        first: JSON | None,
+        upstream: AsyncIterator[JSON],
+        render: _Renderer,
+    ) -> AsyncIterator[bytes]:
+        guard = self._protections.output_guard(exchange)
+        text_route = "completions" if exchange.route == "completions" else "chat"
+        pending: deque[tuple[JSON, int]] = deque()
+        total = released = 0
+        usage: JSON | None = None
+        outcome = "client_disconnected"
+        try:
+            for frame in render.opening():
+                yield frame
+            chunk = first
+            while chunk is not None:
+                if chunk.get("usage"):
+                    usage = chunk["usage"]
+                text = chunk_text(text_route, chunk)
+                total += len(text)
+                pending.append((chunk, total))
+                try:
+                    released += guard.push(text) if text else 0
+                except GuardTripped:
+                    outcome = "cut_mid_stream"
+                    error = await guard.refuse()
+                    await self._record_refusal(exchange, verdict, outcome)
+                    yield render.error(error)
+                    return
+                while pending and pending[0][1] <= released:
+                    for frame in render.chunk(pending.popleft()[0]):
+                        yield frame
+                try:
+                    chunk = await anext(upstream)
+                except StopAsyncIteration:
+                    chunk = None
+            try:
+                released += guard.finish()
+            except GuardTripped:
+                outcome = "cut_mid_stream"
+                error = await guard.refuse()
+                await self._record_refusal(exchange, verdict, outcome)
+                yield render.error(error)
+                return
+            while pending:
+                for frame in render.chunk(pending.popleft()[0]):
+                    yield frame
+            outcome = "answered"
+            try:
+                await self._record(exchange, verdict, outcome, usage)
+            except APIError as error:
+                outcome = "error"
+                yield render.error(error)
+                return
+            for frame in render.closing(usage):
+                yield frame
+        except BackendError as error:
+            outcome = "cut_mid_stream"
+            await self._record_refusal(exchange, verdict, outcome)
+            yield render.error(_from_backend(error))
+        finally:
+            if outcome == "client_disconnected":
+                await self._record_refusal(exchange, verdict, outcome)
+            await upstream.aclose()  # type: ignore[attr-defined]
+
+
+class _Renderer(Protocol):
+    def opening(self) -> list[bytes]: ...
+
+    def chunk(self, chunk: JSON) -> list[bytes]: ...
+
+    def error(self, error: APIError) -> bytes: ...
+
+    def closing(self, usage: JSON | None) -> list[bytes]: ...
+
+
+class _ChunkStream:
+    """Chat and completion chunks pass through as the backend made them."""
+
+    def __init__(self, exchange: Exchange) -> None:
+        options = exchange.body.get("stream_options") or {}
+        self._include_usage = bool(options.get("include_usage"))
+
+    def opening(self) -> list[bytes]:
+        return []
+
+    def chunk(self, chunk: JSON) -> list[bytes]:
+        if not chunk.get("choices") and chunk.get("usage") and not self._include_usage:
+            return []
+        return [sse(chunk)]
+
+    def error(self, error: APIError) -> bytes:
+        return sse(error.body())
+
+    def closing(self, usage: JSON | None) -> list[bytes]:
+        return [_DONE]
+
+
+class _ResponsesStream:
+    """Chat chunks re-rendered as the Responses API's typed events."""
+
+    def __init__(self, exchange: Exchange) -> None:
+        response_id, message_id = responses_api.new_ids()
+        self._events = responses_api.ResponseEvents(response_id, message_id, exchange.model.name)
+
+    def _frame(self, event: JSON) -> bytes:
+        return sse(event, event=str(event["type"]))
+
+    def opening(self) -> list[bytes]:
+        return [self._frame(event) for event in self._events.opening()]
+
+    def chunk(self, chunk: JSON) -> list[bytes]:
+        text = chunk_text("chat", chunk)
+        return [self._frame(self._events.delta(text))] if text else []
+
+    def error(self, error: APIError) -> bytes:
+        return self._frame(self._events.error(error.code or "error", error.message))
+
+    def closing(self, usage: JSON | None) -> list[bytes]:
+        return [self._frame(event) for event in self._events.closing(usage)]
+
+
+def _check_fields(backend: Backend, route: str, body: JSON) -> None:
+    supported = backend.supported_fields(route)
+    for name in body:
+        if name not in supported:
+            raise APIError(
+                400,
+                f"The model's backend cannot honour `{name}`; Accord refuses rather than dropping it.",
+                param=name,
+                code="unsupported_parameter",
+            )
+
+
+def _too_large(limit: int) -> APIError:
+    return APIError(
+        413,
+        f"The request body is larger than this gateway accepts ({limit} bytes).",
+        code="request_too_large",
+    )
+
+
+def _from_backend(error: BackendError) -> APIError:
+    if isinstance(error, BackendBusy):
+        return APIError(
+            429,
+            error.message,
+            code=error.code,
+            type="rate_limit_error",
+            headers={"retry-after": str(error.retry_after)},
+        )
+    if isinstance(error, UpstreamRejected) and error.status != 404:
+        upstream = error.body.get("error") if isinstance(error.body.get("error"), dict) else {}
+        return APIError(
+            error.status,
+            error.message,
+            code=error.code,
+            param=upstream.get("param") if isinstance(upstream, dict) else None,
+        )
+    return APIError(error.status, error.message, code=error.code, type="server_error")
