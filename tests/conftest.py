@@ -62,3 +62,162 @@ def redis_url() -> Iterator[str]:
     finally:
         client.flushdb()
         client.close()
+
+
+# -- a live gateway, started the way an operator starts it ---------------------------------------
+
+import asyncio  # noqa: E402
+import socket  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
+from dataclasses import dataclass, field  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import httpx  # noqa: E402
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class LiveGateway:
+    base_url: str
+    home: Path
+    log_path: Path
+    upstream: object
+    keys: dict[str, str] = field(default_factory=dict)
+    process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def root(self) -> str:
+        return self.base_url.removesuffix("/v1")
+
+    def env(self) -> dict[str, str]:
+        return {**os.environ, "ACCORD_HOME": str(self.home)}
+
+    def logs(self) -> str:
+        return self.log_path.read_text(encoding="utf-8", errors="replace")
+
+
+LIVE_KEYS = {
+    # name: (nation, organisation, agency kind, roles)
+    "user": ("USA", "Army Materiel Command", "military", ("user",)),
+    "deu_user": ("DEU", "Bundesamt für Ausrüstung", "civil", ("user",)),
+    "intel": ("USA", "Defense Intelligence Agency", "intelligence", ("user",)),
+    "operator": ("NATO", "NSPA Logistics", "civil", ("operator", "tenant_admin", "overseer")),
+    "officer": ("NATO", "NATO Office of Security", "civil", ("security_officer",)),
+    "deu_admin": ("DEU", "Bundesamt für Ausrüstung", "civil", ("tenant_admin",)),
+    "approver": ("NATO", "NSPA Logistics", "civil", ("security_officer",)),
+}
+
+
+def live_deployment(upstream_url: str) -> str:
+    return f"""\
+gateway:
+  ceiling: NU
+  max_body_bytes: 262144
+  rate_limit: {{requests_per_minute: 6000, burst: 500}}
+models:
+  - name: smollm2-135m-instruct
+    backend: local
+  - name: use-multilingual-v3
+    backend: local_embeddings
+  - name: fake-chat
+    backend: openai_compatible
+    base_url: {upstream_url}
+    upstream_model: fake-echo
+    external: false
+  - name: fake-tools
+    backend: openai_compatible
+    base_url: {upstream_url}
+  - name: fake-500
+    backend: openai_compatible
+    base_url: {upstream_url}
+    retries: 0
+  - name: fake-slow
+    backend: openai_compatible
+    base_url: {upstream_url}
+    timeout_seconds: 1
+  - name: fake-marked
+    backend: openai_compatible
+    base_url: {upstream_url}
+  - name: fake-cloud
+    backend: openai_compatible
+    base_url: {upstream_url}
+    upstream_model: fake-echo
+    external: true
+  - name: deu-only
+    backend: openai_compatible
+    base_url: {upstream_url}
+    upstream_model: fake-echo
+    allowed_nations: [DEU]
+  - name: no-tools
+    backend: openai_compatible
+    base_url: {upstream_url}
+    upstream_model: fake-echo
+    unsupported_fields: [tools, tool_choice, response_format]
+"""
+
+
+async def _issue_live_keys(home: Path) -> dict[str, str]:
+    from accord.config import load_settings
+    from accord.principal import AgencyKind, Role
+    from accord.services import admin_session
+
+    settings = load_settings({"ACCORD_HOME": str(home)})
+    keys: dict[str, str] = {}
+    async with admin_session(settings) as session:
+        for name, (nation, organisation, kind, roles) in LIVE_KEYS.items():
+            created = await session.directory.create_key(
+                None, nation=nation, organisation=organisation, agency_kind=AgencyKind(kind),
+                roles=frozenset(Role(role) for role in roles), name=name,
+            )
+            keys[name] = created.key
+    return keys
+
+
+@pytest.fixture(scope="session")
+def live_gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveGateway]:
+    """`accord init` + `accord serve` in a subprocess, in front of a fake upstream on loopback."""
+    from accord.testing.fake_upstream import FakeUpstream
+
+    home = tmp_path_factory.mktemp("accord-home")
+    with FakeUpstream() as upstream:
+        home.mkdir(exist_ok=True)
+        (home / "accord.yaml").write_text(live_deployment(upstream.base_url), encoding="utf-8")
+        env = {**os.environ, "ACCORD_HOME": str(home)}
+        subprocess.run([sys.executable, "-m", "accord", "init", "--no-demo"], env=env, check=True,
+                       capture_output=True)
+        keys = asyncio.run(_issue_live_keys(home))
+        port = free_port()
+        log_path = home / "gateway.log"
+        with log_path.open("wb") as log:
+            process = subprocess.Popen(
+                [sys.executable, "-m", "accord", "serve", "--port", str(port), "--log-level", "debug"],
+                env=env, stdout=log, stderr=subprocess.STDOUT,
+            )
+        gateway = LiveGateway(f"http://127.0.0.1:{port}/v1", home, log_path, upstream, keys, process)
+        try:
+            deadline = time.monotonic() + 60
+            while True:
+                if process.poll() is not None:
+                    raise RuntimeError(f"gateway exited early:\n{gateway.logs()}")
+                try:
+                    if httpx.get(f"{gateway.root}/healthz", timeout=1).status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    pass
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"gateway did not start:\n{gateway.logs()}")
+                time.sleep(0.1)
+            yield gateway
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()

@@ -8,7 +8,6 @@ the request (fail closed).
 from __future__ import annotations
 
 import logging
-import secrets
 import time
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -80,6 +79,8 @@ class OutputGuard(Protocol):
 class Protections(Protocol):
     async def admit(self, exchange: Exchange) -> Verdict: ...
 
+    async def admit_approved(self, exchange: Exchange, review_id: str) -> Verdict: ...
+
     def output_guard(self, exchange: Exchange) -> OutputGuard: ...
 
     async def record(
@@ -102,10 +103,6 @@ class GuardTripped(Exception):
 Authenticator = Callable[[Request], Awaitable[Principal]]
 
 _DONE = b"data: [DONE]\n\n"
-
-
-def new_request_id() -> str:
-    return "req_" + secrets.token_hex(12)
 
 
 def sse(payload: JSON, event: str | None = None) -> bytes:
@@ -141,12 +138,24 @@ class Pipeline:
                 headers={"retry-after": retry_after_header(wait)},
             )
         body = validate(route, await self._read_json(request))
+        exchange = self._exchange(request_id, principal, route, body)
+        verdict = await self._protections.admit(exchange)
+        if verdict.error is not None:
+            await self._record_refusal(exchange, verdict, "refused")
+            raise verdict.error
+        if verdict.upstream_body is not None:
+            exchange.upstream_body = verdict.upstream_body
+        if exchange.stream:
+            return await self._stream(exchange, verdict)
+        return await self._complete(exchange, verdict)
+
+    def _exchange(self, request_id: str, principal: Principal, route: str, body: JSON) -> Exchange:
         model = self._resolve_model(principal, body["model"], route)
         backend = self._models.backend(model.name)
         upstream_body = responses_api.to_chat(body) if route == "responses" else body
         backend_route = "chat" if route == "responses" else route
         _check_fields(backend, backend_route, upstream_body)
-        exchange = Exchange(
+        return Exchange(
             request_id=request_id,
             route=route,
             principal=principal,
@@ -157,15 +166,17 @@ class Pipeline:
             view=request_view(route, body),
             stream=bool(body.get("stream")),
         )
-        verdict = await self._protections.admit(exchange)
+
+    async def run_approved(self, request_id: str, principal: Principal, route: str, body: JSON,
+                           review_id: str) -> JSON:
+        """Carry out a request a human approved: forwarded, output-inspected and recorded as any other."""
+        body = {key: value for key, value in body.items() if key not in ("stream", "stream_options")}
+        exchange = self._exchange(request_id, principal, route, body)
+        verdict = await self._protections.admit_approved(exchange, review_id)
         if verdict.error is not None:
             await self._record_refusal(exchange, verdict, "refused")
             raise verdict.error
-        if verdict.upstream_body is not None:
-            exchange.upstream_body = verdict.upstream_body
-        if exchange.stream:
-            return await self._stream(exchange, verdict)
-        return await self._complete(exchange, verdict)
+        return await self._complete_json(exchange, verdict)
 
     async def _read_json(self, request: Request) -> Any:
         length = request.headers.get("content-length")
@@ -228,6 +239,10 @@ class Pipeline:
     # -- non-streaming -------------------------------------------------------------------------
 
     async def _complete(self, exchange: Exchange, verdict: Verdict) -> Response:
+        result = await self._complete_json(exchange, verdict)
+        return Response(orjson.dumps(result), media_type="application/json")
+
+    async def _complete_json(self, exchange: Exchange, verdict: Verdict) -> JSON:
         backend, body = exchange.backend, exchange.upstream_body
         try:
             if exchange.route == "embeddings":
@@ -250,7 +265,7 @@ class Pipeline:
             response_id, message_id = responses_api.new_ids()
             result = responses_api.from_chat(response_id, message_id, exchange.model.name, result)
         await self._record(exchange, verdict, "answered", result.get("usage"))
-        return Response(orjson.dumps(result), media_type="application/json")
+        return result
 
     # -- streaming -----------------------------------------------------------------------------
 

@@ -209,4 +209,7 @@ class ResponseEvents:
         yield self._event("response.completed", response=final)
 
     def error(self, code: str, message: str) -> dict[str, Any]:
-        return self._event("error", code=code, message=message, param=None)
+        # `error` carries the envelope too: the openai SDK raises on an `error` event only when the
+        # payload has a top-level "error" key.
+        return self._event("error", code=code, message=message, param=None,
+                           error={"message": message, "type": "server_error", "param": None, "code": code})

@@ -1,0 +1,108 @@
+"""Inspect and decide: the findings of every detector and the policy's decision on them.
+
+Pure of side effects (no incidents, no parking, no ledger), so the gateway and `accord inspect`
+reach the same decision on the same text.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from typing import Any
+
+from accord.inspect.intent import IntentDetector, IntentResult
+from accord.inspect.markings import ClassificationResult, MarkingScanner
+from accord.inspect.personal_data import PersonalDataDetector, PersonalDataResult
+from accord.inspect.volume import VolumeResult, VolumeTracker
+from accord.policy.engine import Decision, PolicyInput
+from accord.policy.store import PolicyStore
+from accord.principal import Principal
+
+# Above this many characters detectors run in a worker thread, so one huge prompt cannot stall
+# every other request on the event loop.
+OFFLOAD_CHARS = 64 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class Evaluation:
+    classification: ClassificationResult
+    personal_data: PersonalDataResult | None = None
+    intent: IntentResult | None = None
+    volume: VolumeResult | None = None
+    decision: Decision | None = None
+
+    def summary(self) -> dict[str, Any]:
+        """What the ledger keeps: levels, categories, scores and counts; never content."""
+        summary: dict[str, Any] = {
+            "classification": {"level": self.classification.level, "rank": self.classification.rank,
+                               "scheme": self.classification.scheme}
+        }
+        if self.intent is not None:
+            summary["intent"] = {
+                "categories": sorted(self.intent.categories),
+                "uncertain": sorted(self.intent.uncertain),
+                "scores": {key: round(value, 3) for key, value in sorted(self.intent.scores.items())},
+            }
+        if self.personal_data is not None:
+            summary["personal_data"] = self.personal_data.counts()
+            summary["us_person_signals"] = len(self.personal_data.us_person_signals)
+        if self.volume is not None:
+            summary["volume"] = dict(self.volume.distinct)
+        return summary
+
+
+class Inspector:
+    def __init__(
+        self,
+        *,
+        scanner: MarkingScanner,
+        ceiling_rank: int,
+        personal_data: PersonalDataDetector,
+        intent: IntentDetector,
+        volume: VolumeTracker,
+        policy: PolicyStore,
+    ) -> None:
+        self.scanner = scanner
+        self.ceiling_rank = ceiling_rank
+        self.personal_data = personal_data
+        self.intent = intent
+        self.volume = volume
+        self.policy = policy
+
+    async def classify(self, text: str) -> ClassificationResult:
+        if len(text) > OFFLOAD_CHARS:
+            return await asyncio.to_thread(self.scanner.scan, text)
+        return self.scanner.scan(text)
+
+    async def evaluate(
+        self, principal: Principal, action: str, model: str, external: bool, text: str
+    ) -> Evaluation:
+        """Classification first: above the ceiling nothing else needs to (or may) look at the text."""
+        classification = await self.classify(text)
+        if classification.exceeds(self.ceiling_rank):
+            return Evaluation(classification)
+        if len(text) > OFFLOAD_CHARS:
+            personal = await asyncio.to_thread(self.personal_data.scan, text)
+        else:
+            personal = self.personal_data.scan(text)
+        intent = await self.intent.detect_async(text)
+        volume = await self.volume.observe(principal.id, personal.identifiers)
+        decision = self.policy.current.decide(
+            PolicyInput(
+                principal=principal,
+                action=action,
+                model=model,
+                backend_external=external,
+                classification_rank=classification.rank,
+                classification_level=classification.level,
+                ceiling_rank=self.ceiling_rank,
+                intent_scores=intent.scores,
+                intent_categories=intent.categories,
+                intent_uncertain=intent.uncertain,
+                personal_data_counts=personal.counts(),
+                us_person_signals=len(personal.us_person_signals),
+                distinct_identifiers=len(personal.identifiers),
+                volume_distinct=volume.distinct,
+            )
+        )
+        return Evaluation(classification, personal, intent, volume, decision)
