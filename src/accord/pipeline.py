@@ -452,4 +452,5 @@ def _from_backend(error: BackendError) -> APIError:
             code=error.code,
             param=upstream.get("param") if isinstance(upstream, dict) else None,
         )
-    return APIError(error.status, error.message, code=error.code, type="server_error")
+    return APIError(error.status, error.message, code=error.code,
+                    type="server_error" if error.status >= 500 else None)

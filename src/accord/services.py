@@ -7,6 +7,7 @@ import contextlib
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
@@ -22,6 +23,16 @@ from accord.ledger.pseudonym import Pseudonymiser
 from accord.ledger_audit import LedgerAudit
 from accord.principal import AgencyKind, Role
 from accord.store.database import create_engine_for, migrate
+
+if TYPE_CHECKING:
+    from accord.backends.registry import ModelRegistry
+    from accord.incidents.service import IncidentService
+    from accord.inspect.volume import VolumeTracker
+    from accord.inspection import Inspector
+    from accord.pipeline import Pipeline
+    from accord.policy.killswitch import KillSwitchBoard
+    from accord.policy.reviews import ReviewQueue
+    from accord.policy.store import PolicyStore
 
 
 def ensure_home(settings: Settings) -> None:
@@ -108,9 +119,27 @@ async def _create_demo(session: AdminSession) -> tuple[str, str]:
 class Services:
     """The gateway's parts, wired together; `start` builds them, `close` releases them."""
 
+    deployment: Deployment
+    engine: Engine
+    ledger: Ledger
+    pseudonymiser: Pseudonymiser
+    audit: LedgerAudit
+    directory: Directory
+    oidc: OIDCVerifier
+    policy: PolicyStore
+    killswitches: KillSwitchBoard
+    reviews: ReviewQueue
+    incidents: IncidentService
+    inspector: Inspector
+    models: ModelRegistry
+    volume: VolumeTracker
+    pipeline: Pipeline
+    tasks: list[asyncio.Task[None]]
+
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.started_at = int(time.time())
+        self.tasks = []
 
     @staticmethod
     def extra_routes() -> list[BaseRoute]:
