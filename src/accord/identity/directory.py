@@ -200,6 +200,7 @@ class Directory:
                     created_at=_now(),
                 )
                 session.add(principal_row)
+                session.flush()  # no ORM relationships: the principal row must exist before its key
             else:
                 found = session.get(PrincipalRow, principal_id)
                 if found is None or found.organisation_id != org.id:
