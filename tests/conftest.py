@@ -173,8 +173,12 @@ async def _issue_live_keys(home: Path) -> dict[str, str]:
     async with admin_session(settings) as session:
         for name, (nation, organisation, kind, roles) in LIVE_KEYS.items():
             created = await session.directory.create_key(
-                None, nation=nation, organisation=organisation, agency_kind=AgencyKind(kind),
-                roles=frozenset(Role(role) for role in roles), name=name,
+                None,
+                nation=nation,
+                organisation=organisation,
+                agency_kind=AgencyKind(kind),
+                roles=frozenset(Role(role) for role in roles),
+                name=name,
             )
             keys[name] = created.key
     return keys
@@ -190,15 +194,18 @@ def live_gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveGatew
         home.mkdir(exist_ok=True)
         (home / "accord.yaml").write_text(live_deployment(upstream.base_url), encoding="utf-8")
         env = {**os.environ, "ACCORD_HOME": str(home)}
-        subprocess.run([sys.executable, "-m", "accord", "init", "--no-demo"], env=env, check=True,
-                       capture_output=True)
+        subprocess.run(
+            [sys.executable, "-m", "accord", "init", "--no-demo"], env=env, check=True, capture_output=True
+        )
         keys = asyncio.run(_issue_live_keys(home))
         port = free_port()
         log_path = home / "gateway.log"
         with log_path.open("wb") as log:
             process = subprocess.Popen(
                 [sys.executable, "-m", "accord", "serve", "--port", str(port), "--log-level", "debug"],
-                env=env, stdout=log, stderr=subprocess.STDOUT,
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
             )
         gateway = LiveGateway(f"http://127.0.0.1:{port}/v1", home, log_path, upstream, keys, process)
         try:

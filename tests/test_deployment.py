@@ -26,13 +26,17 @@ def test_error_names_the_line_of_the_bad_entry() -> None:
 
 def test_credentials_never_inline_and_names_unique(tmp_path: Path) -> None:
     with pytest.raises(DeploymentError, match="api_key"):
-        parse_deployment("models:\n  - {name: a, backend: openai_compatible, base_url: http://x, api_key: s}\n")
+        parse_deployment(
+            "models:\n  - {name: a, backend: openai_compatible, base_url: http://x, api_key: s}\n"
+        )
     with pytest.raises(DeploymentError, match="unique"):
         parse_deployment("models:\n  - {name: a, backend: local}\n  - {name: a, backend: local}\n")
     with pytest.raises(DeploymentError, match="not valid YAML"):
         parse_deployment("models: [\n")
     path = tmp_path / "accord.yaml"
-    path.write_text("models:\n  - {name: up, backend: openai_compatible, base_url: http://h/v1, "
-                    "api_key_env: UP_KEY, allowed_nations: [deu]}\n")
+    path.write_text(
+        "models:\n  - {name: up, backend: openai_compatible, base_url: http://h/v1, "
+        "api_key_env: UP_KEY, allowed_nations: [deu]}\n"
+    )
     model = load_deployment(path).model("up")
     assert model is not None and model.is_external and model.allowed_nations == ("DEU",)

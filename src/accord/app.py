@@ -30,8 +30,9 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     error = APIError(exc.status_code, str(exc.detail), code="not_found" if exc.status_code == 404 else None)
     if exc.status_code == 405:
-        error = APIError(405, f"Method {request.method} is not allowed on {request.url.path}.",
-                         code="method_not_allowed")
+        error = APIError(
+            405, f"Method {request.method} is not allowed on {request.url.path}.", code="method_not_allowed"
+        )
     return await _api_error(request, error)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
@@ -26,7 +26,7 @@ app.add_typer(keys_app, name="keys")
 app.add_typer(models_app, name="models")
 
 
-def _run(factory: Callable[[Settings], Awaitable[T]]) -> T:
+def _run(factory: Callable[[Settings], Coroutine[Any, Any, T]]) -> T:
     return asyncio.run(factory(load_settings()))
 
 
@@ -69,8 +69,10 @@ def init(
     typer.echo(f"Database:    {_safe_url(settings.database_url)}")
     if not created:
         typer.echo("Directory already set up; demo keys were shown when it was created.")
-        typer.echo("Create another key with: accord keys create --nation N --organisation O "
-                   "--agency-kind K --role user")
+        typer.echo(
+            "Create another key with: accord keys create --nation N --organisation O "
+            "--agency-kind K --role user"
+        )
         return
     admin_key, user_key = created
     host = os.environ.get("ACCORD_HOST", "127.0.0.1")
@@ -85,18 +87,18 @@ def init(
     typer.echo(
         f"  curl -s {base}/chat/completions -H 'Authorization: Bearer {user_key}' "
         "-H 'Content-Type: application/json' "
-        "-d '{\"model\": \"smollm2-135m-instruct\", \"messages\": [{\"role\": \"user\", "
-        "\"content\": \"Draft a two-line note confirming Tuesday's fuel delivery.\"}]}'"
+        '-d \'{"model": "smollm2-135m-instruct", "messages": [{"role": "user", '
+        '"content": "Draft a two-line note confirming Tuesday\'s fuel delivery."}]}\''
     )
     typer.echo("")
     typer.echo("or with the openai Python client:")
     typer.echo(
         "  from openai import OpenAI\n"
-        f"  client = OpenAI(base_url=\"{base}\", api_key=\"{user_key}\")\n"
-        "  stream = client.chat.completions.create(model=\"smollm2-135m-instruct\", stream=True,\n"
-        "      messages=[{\"role\": \"user\", \"content\": \"Summarise: convoy leaves at 06:00.\"}])\n"
+        f'  client = OpenAI(base_url="{base}", api_key="{user_key}")\n'
+        '  stream = client.chat.completions.create(model="smollm2-135m-instruct", stream=True,\n'
+        '      messages=[{"role": "user", "content": "Summarise: convoy leaves at 06:00."}])\n'
         "  for chunk in stream:\n"
-        "      print(chunk.choices[0].delta.content or \"\", end=\"\") if chunk.choices else None"
+        '      print(chunk.choices[0].delta.content or "", end="") if chunk.choices else None'
     )
 
 
@@ -155,14 +157,21 @@ def keys_create(
     async def create(settings: Settings) -> Any:
         async with admin_session(settings) as session:
             return await session.directory.create_key(
-                None, nation=nation, organisation=organisation, agency_kind=agency_kind,
-                roles=frozenset(role), name=name, expires_at=expires_at,
+                None,
+                nation=nation,
+                organisation=organisation,
+                agency_kind=agency_kind,
+                roles=frozenset(role),
+                name=name,
+                expires_at=expires_at,
             )
 
     created = _run(create)
     typer.echo(f"key id:    {created.key_id}")
-    typer.echo(f"principal: {created.principal.id} ({created.principal.nation}/{created.principal.organisation}, "
-               f"{created.principal.agency_kind.value}, {','.join(sorted(created.principal.roles))})")
+    typer.echo(
+        f"principal: {created.principal.id} ({created.principal.nation}/{created.principal.organisation}, "
+        f"{created.principal.agency_kind.value}, {','.join(sorted(created.principal.roles))})"
+    )
     typer.echo(created.key)
 
 
@@ -216,9 +225,13 @@ def models_add(
     data = yaml.safe_load(text) or {}
     models = [model for model in data.get("models") or [] if model.get("name") != name]
     entry: dict[str, Any] = {"name": name, "backend": backend}
-    for key, value in (("base_url", base_url), ("api_key_env", api_key_env),
-                       ("api_key_file", str(api_key_file) if api_key_file else None),
-                       ("upstream_model", upstream_model), ("external", external)):
+    for key, value in (
+        ("base_url", base_url),
+        ("api_key_env", api_key_env),
+        ("api_key_file", str(api_key_file) if api_key_file else None),
+        ("upstream_model", upstream_model),
+        ("external", external),
+    ):
         if value is not None:
             entry[key] = value
     if allow_nation:
@@ -243,8 +256,11 @@ def models_list() -> None:
         deployment = load_deployment(settings.deployment_file)
     except (DeploymentError, FileNotFoundError) as error:
         _fail(str(error))
-    typer.echo(json.dumps([model.model_dump(mode="json", exclude_defaults=True)
-                           for model in deployment.models], indent=2))
+    typer.echo(
+        json.dumps(
+            [model.model_dump(mode="json", exclude_defaults=True) for model in deployment.models], indent=2
+        )
+    )
 
 
 def _mount_subcommands() -> None:

@@ -103,11 +103,26 @@ class RateLimitConfig(_Strict):
     burst: int = Field(default=60, gt=0)
 
 
+class JudgeModelConfig(_Strict):
+    """A policy-following safety model the operator runs, asked only about uncertain intent."""
+
+    base_url: str
+    model: str
+    timeout_seconds: float = Field(default=5.0, gt=0, le=60)
+    api_key_env: str | None = None
+
+
+class IntentStageConfig(_Strict):
+    embedding_stage: bool = False  # multilingual USE v3 on uncertain texts (tens of ms per text)
+    judge: JudgeModelConfig | None = None
+
+
 class GatewayConfig(_Strict):
     ceiling: str = "NU"
     max_body_bytes: int = Field(default=8 * 1024 * 1024, gt=0)
     rate_limit: RateLimitConfig = RateLimitConfig()
-    stream_holdback_chars: int = Field(default=64, ge=16, le=4096)
+    stream_holdback_chars: int = Field(default=64, ge=64, le=4096)
+    intent: IntentStageConfig = IntentStageConfig()
     origin: str = "accord"
 
 

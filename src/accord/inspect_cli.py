@@ -20,11 +20,10 @@ import typer
 from accord.audit import MemoryAudit
 from accord.config import load_settings
 from accord.deployment import DEFAULT_DEPLOYMENT, load_deployment, parse_deployment
-from accord.inspect.intent import IntentDetector
 from accord.inspect.markings import MarkingScanner, ceiling_rank
 from accord.inspect.personal_data import PersonalDataDetector
 from accord.inspect.volume import InMemoryVolumeTracker
-from accord.inspection import Evaluation, Inspector
+from accord.inspection import Evaluation, Inspector, load_intent_detector
 from accord.policy.store import PolicyStore
 from accord.principal import AgencyKind, Principal
 
@@ -79,7 +78,7 @@ async def _inspect_stream(source: IO[str], sink: IO[str]) -> int:
         scanner=MarkingScanner.load(),
         ceiling_rank=ceiling,
         personal_data=PersonalDataDetector(secrets.token_bytes(32)),
-        intent=IntentDetector.load(policy.current.intent_thresholds),
+        intent=load_intent_detector(deployment.gateway.intent, policy.current.intent_thresholds),
         volume=InMemoryVolumeTracker(),
         policy=policy,
     )

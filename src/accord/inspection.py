@@ -7,10 +7,13 @@ reach the same decision on the same text.
 from __future__ import annotations
 
 import asyncio
+import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from accord.inspect.intent import IntentDetector, IntentResult
+from accord.deployment import IntentStageConfig
+from accord.inspect.intent import IntentDetector, IntentResult, IntentThresholds, JudgeConfig
 from accord.inspect.markings import ClassificationResult, MarkingScanner
 from accord.inspect.personal_data import PersonalDataDetector, PersonalDataResult
 from accord.inspect.volume import VolumeResult, VolumeTracker
@@ -21,6 +24,24 @@ from accord.principal import Principal
 # Above this many characters detectors run in a worker thread, so one huge prompt cannot stall
 # every other request on the event loop.
 OFFLOAD_CHARS = 64 * 1024
+
+
+def load_intent_detector(config: IntentStageConfig, decide: Mapping[str, float]) -> IntentDetector:
+    """The cascade the deployment asks for, banded by the policy bundle's thresholds."""
+    judge = None
+    if config.judge is not None:
+        api_key = os.environ.get(config.judge.api_key_env) if config.judge.api_key_env else None
+        if config.judge.api_key_env and not api_key:
+            raise RuntimeError(f"judge model: environment variable {config.judge.api_key_env} is not set")
+        judge = JudgeConfig(
+            base_url=config.judge.base_url,
+            model=config.judge.model,
+            timeout=config.judge.timeout_seconds,
+            api_key=api_key,
+        )
+    return IntentDetector.load(
+        IntentThresholds.from_decide(decide), embedding=config.embedding_stage, judge=judge
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,8 +55,11 @@ class Evaluation:
     def summary(self) -> dict[str, Any]:
         """What the ledger keeps: levels, categories, scores and counts; never content."""
         summary: dict[str, Any] = {
-            "classification": {"level": self.classification.level, "rank": self.classification.rank,
-                               "scheme": self.classification.scheme}
+            "classification": {
+                "level": self.classification.level,
+                "rank": self.classification.rank,
+                "scheme": self.classification.scheme,
+            }
         }
         if self.intent is not None:
             summary["intent"] = {
@@ -68,6 +92,7 @@ class Inspector:
         self.intent = intent
         self.volume = volume
         self.policy = policy
+        self._thresholds_version = policy.current.version
 
     async def classify(self, text: str) -> ClassificationResult:
         if len(text) > OFFLOAD_CHARS:
@@ -85,9 +110,13 @@ class Inspector:
             personal = await asyncio.to_thread(self.personal_data.scan, text)
         else:
             personal = self.personal_data.scan(text)
+        engine = self.policy.current
+        if engine.version != self._thresholds_version:  # a new bundle was hot-loaded
+            self.intent.use_thresholds(IntentThresholds.from_decide(engine.intent_thresholds))
+            self._thresholds_version = engine.version
         intent = await self.intent.detect_async(text)
         volume = await self.volume.observe(principal.id, personal.identifiers)
-        decision = self.policy.current.decide(
+        decision = engine.decide(
             PolicyInput(
                 principal=principal,
                 action=action,

@@ -167,8 +167,9 @@ class Pipeline:
             stream=bool(body.get("stream")),
         )
 
-    async def run_approved(self, request_id: str, principal: Principal, route: str, body: JSON,
-                           review_id: str) -> JSON:
+    async def run_approved(
+        self, request_id: str, principal: Principal, route: str, body: JSON, review_id: str
+    ) -> JSON:
         """Carry out a request a human approved: forwarded, output-inspected and recorded as any other."""
         body = {key: value for key, value in body.items() if key not in ("stream", "stream_options")}
         exchange = self._exchange(request_id, principal, route, body)
@@ -452,5 +453,6 @@ def _from_backend(error: BackendError) -> APIError:
             code=error.code,
             param=upstream.get("param") if isinstance(upstream, dict) else None,
         )
-    return APIError(error.status, error.message, code=error.code,
-                    type="server_error" if error.status >= 500 else None)
+    return APIError(
+        error.status, error.message, code=error.code, type="server_error" if error.status >= 500 else None
+    )

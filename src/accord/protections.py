@@ -68,16 +68,25 @@ class GatewayProtections:
             return blocked
         try:
             evaluation = await self._inspector.evaluate(
-                exchange.principal, exchange.route, exchange.model.name, exchange.model.is_external,
+                exchange.principal,
+                exchange.route,
+                exchange.model.name,
+                exchange.model.is_external,
                 exchange.view.joined,
             )
         except Exception as error:
             raise _fail_closed("inspection", error) from error
         if evaluation.decision is None:  # above the ceiling: spillage
-            return await self._spillage(exchange, evaluation.classification, "request", exchange.view.segments)
+            return await self._spillage(
+                exchange, evaluation.classification, "request", exchange.view.segments
+            )
         decision = evaluation.decision
-        common: dict[str, Any] = dict(codes=decision.codes, policy_ids=decision.policy_ids,
-                                      bundle_version=decision.bundle_version, findings=evaluation.summary())
+        common: dict[str, Any] = dict(
+            codes=decision.codes,
+            policy_ids=decision.policy_ids,
+            bundle_version=decision.bundle_version,
+            findings=evaluation.summary(),
+        )
         reason = " ".join(decision.reasons) or "The request conflicts with the usage agreement."
         if decision.outcome == "deny":
             code = decision.codes[0] if decision.codes else "policy_denied"
@@ -85,8 +94,12 @@ class GatewayProtections:
         if decision.outcome == "review":
             try:
                 review_id = await self._reviews.park(
-                    principal=exchange.principal, route=exchange.route, model=exchange.model.name,
-                    body=exchange.body, codes=decision.codes, policy_ids=decision.policy_ids,
+                    principal=exchange.principal,
+                    route=exchange.route,
+                    model=exchange.model.name,
+                    body=exchange.body,
+                    codes=decision.codes,
+                    policy_ids=decision.policy_ids,
                 )
             except Exception as error:
                 raise _fail_closed("review queue", error) from error
@@ -94,8 +107,8 @@ class GatewayProtections:
                 f"{reason} The request is parked for a human approver as review {review_id}. "
                 f"Fetch the answer once approved: GET /v1/accord/reviews/{review_id}."
             )
-            error = APIError(403, message, code="policy_review_required", extra={"review_id": review_id})
-            return Verdict(outcome="review", error=error, **common)
+            parked = APIError(403, message, code="policy_review_required", extra={"review_id": review_id})
+            return Verdict(outcome="review", error=parked, **common)
         if decision.outcome == "redact":
             redacted = _redact_body(exchange, self._inspector.personal_data)
             return Verdict(outcome="redact", upstream_body=redacted, **common)
@@ -112,8 +125,12 @@ class GatewayProtections:
             raise _fail_closed("classification", error) from error
         if classification.exceeds(self._inspector.ceiling_rank):
             return await self._spillage(exchange, classification, "request", exchange.view.segments)
-        return Verdict(outcome="allow", codes=("review_approved",), findings={"review_id": review_id},
-                       bundle_version=self._inspector.policy.current.version)
+        return Verdict(
+            outcome="allow",
+            codes=("review_approved",),
+            findings={"review_id": review_id},
+            bundle_version=self._inspector.policy.current.version,
+        )
 
     def _killswitch_verdict(self, exchange: Exchange) -> Verdict | None:
         switch = self._killswitches.blocked(exchange.principal, exchange.model.name)
@@ -124,9 +141,13 @@ class GatewayProtections:
             outcome="deny",
             codes=(switch.code,),
             # An operator's switch does not lift on retry: tell the SDK not to hammer it.
-            error=APIError(status, switch.message, code=switch.code,
-                           type="server_error" if status == 503 else None,
-                           headers={"x-should-retry": "false"}),
+            error=APIError(
+                status,
+                switch.message,
+                code=switch.code,
+                type="server_error" if status == 503 else None,
+                headers={"x-should-retry": "false"},
+            ),
         )
 
     async def _spillage(
@@ -138,21 +159,29 @@ class GatewayProtections:
     ) -> Verdict:
         try:
             incident = await self._incidents.open(
-                request_id=exchange.request_id, principal=exchange.principal, route=exchange.route,
-                model=exchange.model.name, direction=direction, result=classification,
+                request_id=exchange.request_id,
+                principal=exchange.principal,
+                route=exchange.route,
+                model=exchange.model.name,
+                direction=direction,
+                result=classification,
                 segments=[(segment.path, segment.text) for segment in segments],
             )
         except Exception as error:
             raise _fail_closed("spillage quarantine", error) from error
         message = spillage_message(incident.id)
-        findings = {"classification": classification.to_json() | {"spans": len(classification.hits)},
-                    "incident": incident.id, "direction": direction}
+        findings = {
+            "classification": classification.to_json() | {"spans": len(classification.hits)},
+            "incident": incident.id,
+            "direction": direction,
+        }
         return Verdict(
             outcome="deny",
             codes=("classification_exceeds_ceiling",),
             findings=findings,
-            error=APIError(403, message, code="classification_exceeds_ceiling",
-                           extra={"incident_id": incident.id}),
+            error=APIError(
+                403, message, code="classification_exceeds_ceiling", extra={"incident_id": incident.id}
+            ),
         )
 
     # -- output --------------------------------------------------------------------------------
@@ -254,8 +283,9 @@ def _redact_body(exchange: Exchange, detector: PersonalDataDetector) -> JSON:
     return body
 
 
-_TEXT_KEYS = frozenset({"content", "text", "arguments", "input", "prompt", "messages", "tool_calls",
-                        "function"})
+_TEXT_KEYS = frozenset(
+    {"content", "text", "arguments", "input", "prompt", "messages", "tool_calls", "function"}
+)
 
 
 def _int(value: object) -> int | None:

@@ -105,13 +105,20 @@ async def _create_demo(session: AdminSession) -> tuple[str, str]:
     for nation, organisation, kind in DEMO_ORGANISATIONS:
         await session.directory.create_organisation(None, nation, organisation, kind)
     admin = await session.directory.create_key(
-        None, nation="NATO", organisation="NSPA Logistics", agency_kind=AgencyKind.CIVIL,
+        None,
+        nation="NATO",
+        organisation="NSPA Logistics",
+        agency_kind=AgencyKind.CIVIL,
         roles=frozenset({Role.OPERATOR, Role.SECURITY_OFFICER, Role.OVERSEER, Role.TENANT_ADMIN}),
         name="demo operator",
     )
     user = await session.directory.create_key(
-        None, nation="USA", organisation="Army Materiel Command", agency_kind=AgencyKind.MILITARY,
-        roles=frozenset({Role.USER}), name="demo user",
+        None,
+        nation="USA",
+        organisation="Army Materiel Command",
+        agency_kind=AgencyKind.MILITARY,
+        roles=frozenset({Role.USER}),
+        name="demo user",
     )
     return admin.key, user.key
 

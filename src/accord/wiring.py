@@ -13,13 +13,11 @@ from accord.backends.registry import ModelRegistry
 from accord.deployment import load_deployment
 from accord.identity.directory import Directory
 from accord.incidents.alerts import AlertDispatcher, WebhookConfig
-from accord.incidents.quarantine import PUBLIC_KEY_FILE, load_hash_key, load_public_key
 from accord.incidents.service import IncidentService
-from accord.inspect.intent import IntentDetector
 from accord.inspect.markings import MarkingScanner, ceiling_rank
 from accord.inspect.personal_data import PersonalDataDetector
 from accord.inspect.volume import InMemoryVolumeTracker, RedisVolumeTracker, VolumeTracker
-from accord.inspection import Inspector
+from accord.inspection import Inspector, load_intent_detector
 from accord.ledger.keys import load_secret
 from accord.ledger.log import Ledger
 from accord.ledger.pseudonym import Pseudonymiser
@@ -57,12 +55,7 @@ async def wire(services: Services) -> None:
     await killswitches.start()
     reviews = ReviewQueue(engine, settings, audit)
     alerts = AlertDispatcher(engine, WebhookConfig.from_env())
-    incidents = IncidentService(
-        engine, audit,
-        public_key=load_public_key(settings.keys_dir / PUBLIC_KEY_FILE),
-        hash_key=load_hash_key(settings),
-        alerts=alerts,
-    )
+    incidents = IncidentService.from_settings(settings, engine, audit, alerts=alerts)
     volume: VolumeTracker = (
         RedisVolumeTracker(settings.redis_url) if settings.redis_url else InMemoryVolumeTracker()
     )
@@ -70,7 +63,7 @@ async def wire(services: Services) -> None:
         scanner=MarkingScanner.load(),
         ceiling_rank=ceiling_rank(deployment.gateway.ceiling),
         personal_data=PersonalDataDetector(load_secret(settings.keys_dir, "identifiers.key")),
-        intent=IntentDetector.load(policy.current.intent_thresholds),
+        intent=load_intent_detector(deployment.gateway.intent, policy.current.intent_thresholds),
         volume=volume,
         policy=policy,
     )
@@ -107,8 +100,9 @@ async def wire(services: Services) -> None:
         max_body_bytes=deployment.gateway.max_body_bytes,
     )
     services.tasks = [asyncio.create_task(alerts.run(), name="incident-alerts")]
-    await audit.record_admin_act(None, "gateway.start", deployment.gateway.origin,
-                                 {"policy_bundle": policy.current.version})
+    await audit.record_admin_act(
+        None, "gateway.start", deployment.gateway.origin, {"policy_bundle": policy.current.version}
+    )
 
 
 async def unwire(services: Services) -> None:
@@ -116,12 +110,23 @@ async def unwire(services: Services) -> None:
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError, Exception):
             await task
-    for name in ("models", "policy", "killswitches", "volume"):
+    closers = []
+    for name in ("policy", "killswitches"):
         part = getattr(services, name, None)
-        closer = getattr(part, "aclose", None) or getattr(part, "stop", None)
-        if closer is not None:
-            with contextlib.suppress(Exception):
-                await closer()
+        if part is not None:
+            closers.append(part.stop)
+    inspector = getattr(services, "inspector", None)
+    if inspector is not None:
+        closers.append(inspector.intent.aclose)
+    for name in ("models", "volume"):
+        part = getattr(services, name, None)
+        if part is not None:
+            closers.append(part.aclose)
+    for closer in closers:
+        try:
+            await closer()
+        except Exception:  # shutting down: report and carry on closing the rest
+            log.exception("error while closing %s", getattr(closer, "__qualname__", closer))
     ledger = getattr(services, "ledger", None)
     if ledger is not None:
         await ledger.close()

@@ -36,8 +36,11 @@ def test_chat_on_the_local_model_non_stream_and_stream(live_gateway: LiveGateway
     assert completion.choices[0].message.content
     assert completion.usage is not None and completion.usage.completion_tokens > 0
     stream = api.chat.completions.create(
-        model="smollm2-135m-instruct", messages=[{"role": "user", "content": ADMIN_TEXT}], max_tokens=12,
-        stream=True, stream_options={"include_usage": True},
+        model="smollm2-135m-instruct",
+        messages=[{"role": "user", "content": ADMIN_TEXT}],
+        max_tokens=12,
+        stream=True,
+        stream_options={"include_usage": True},
     )
     chunks = list(stream)
     text = "".join(chunk.choices[0].delta.content or "" for chunk in chunks if chunk.choices)
@@ -47,7 +50,9 @@ def test_chat_on_the_local_model_non_stream_and_stream(live_gateway: LiveGateway
 
 def test_embeddings_with_the_clients_default_base64(live_gateway: LiveGateway) -> None:
     api = client(live_gateway)
-    result = api.embeddings.create(model="use-multilingual-v3", input=["fuel delivery", "Treibstofflieferung"])
+    result = api.embeddings.create(
+        model="use-multilingual-v3", input=["fuel delivery", "Treibstofflieferung"]
+    )
     vectors = [np.asarray(item.embedding) for item in result.data]
     assert all(vector.shape == (512,) for vector in vectors)
     assert float(vectors[0] @ vectors[1]) > 0.5
@@ -71,7 +76,8 @@ def test_error_classes_the_sdk_raises(live_gateway: LiveGateway) -> None:
         client(live_gateway).chat.completions.create(model="no-such-model", messages=messages)  # type: ignore[arg-type]
     with pytest.raises(openai.BadRequestError) as bad:
         client(live_gateway).chat.completions.create(
-            model="no-tools", messages=messages,  # type: ignore[arg-type]
+            model="no-tools",
+            messages=messages,  # type: ignore[arg-type]
             tools=[{"type": "function", "function": {"name": "f", "parameters": {"type": "object"}}}],
         )
     assert bad.value.param == "tools"
@@ -79,7 +85,8 @@ def test_error_classes_the_sdk_raises(live_gateway: LiveGateway) -> None:
 
 def test_tool_call_streaming_passes_through_intact(live_gateway: LiveGateway) -> None:
     stream = client(live_gateway).chat.completions.create(
-        model="fake-tools", messages=[{"role": "user", "content": "Look up the depot stock."}],
+        model="fake-tools",
+        messages=[{"role": "user", "content": "Look up the depot stock."}],
         tools=[{"type": "function", "function": {"name": "lookup_stock", "parameters": {"type": "object"}}}],
         stream=True,
     )
@@ -130,8 +137,11 @@ def test_http_level_errors_and_request_ids(live_gateway: LiveGateway) -> None:
     url = f"{live_gateway.base_url}/chat/completions"
     malformed = httpx.post(url, headers=auth, content=b"{not json")
     assert malformed.status_code == 400 and malformed.json()["error"]["code"] == "invalid_json"
-    huge = httpx.post(url, headers=auth, json={"model": "fake-chat", "messages": [
-        {"role": "user", "content": "x" * 300_000}]})
+    huge = httpx.post(
+        url,
+        headers=auth,
+        json={"model": "fake-chat", "messages": [{"role": "user", "content": "x" * 300_000}]},
+    )
     assert huge.status_code == 413 and huge.json()["error"]["type"] == "invalid_request_error"
     missing = httpx.get(f"{live_gateway.base_url}/nowhere", headers=auth)
     assert missing.status_code == 404 and set(missing.json()["error"]) >= {"message", "type", "param", "code"}
@@ -143,13 +153,20 @@ def test_http_level_errors_and_request_ids(live_gateway: LiveGateway) -> None:
 
 def test_admin_api_scopes_tenant_admins_and_revocation_bites(live_gateway: LiveGateway) -> None:
     admin = {"authorization": f"Bearer {live_gateway.keys['deu_admin']}"}
-    body = {"nation": "DEU", "organisation": "Bundesamt für Ausrüstung", "agency_kind": "civil",
-            "roles": ["user"], "name": "new clerk"}
+    body = {
+        "nation": "DEU",
+        "organisation": "Bundesamt für Ausrüstung",
+        "agency_kind": "civil",
+        "roles": ["user"],
+        "name": "new clerk",
+    }
     created = httpx.post(f"{live_gateway.root}/admin/keys", headers=admin, json=body)
     assert created.status_code == 201, created.text
     key = created.json()["key"]
     assert client(live_gateway, key).models.list().data
-    other_nation = httpx.post(f"{live_gateway.root}/admin/keys", headers=admin, json={**body, "nation": "FRA"})
+    other_nation = httpx.post(
+        f"{live_gateway.root}/admin/keys", headers=admin, json={**body, "nation": "FRA"}
+    )
     assert other_nation.status_code == 403
     revoked = httpx.delete(f"{live_gateway.root}/admin/keys/{created.json()['id']}", headers=admin)
     assert revoked.status_code == 200

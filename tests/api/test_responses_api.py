@@ -5,8 +5,9 @@ from accord.api.errors import APIError
 
 
 def test_request_translates_to_chat() -> None:
-    chat = responses_api.to_chat({"model": "m", "instructions": "brief", "input": "hi",
-                                  "max_output_tokens": 5, "stream": True})
+    chat = responses_api.to_chat(
+        {"model": "m", "instructions": "brief", "input": "hi", "max_output_tokens": 5, "stream": True}
+    )
     assert chat["messages"] == [{"role": "system", "content": "brief"}, {"role": "user", "content": "hi"}]
     assert chat["max_tokens"] == 5 and chat["stream_options"] == {"include_usage": True}
 
@@ -19,8 +20,12 @@ def test_unsupported_fields_are_refused_not_dropped() -> None:
 
 def test_stream_events_are_numbered_and_complete() -> None:
     events = responses_api.ResponseEvents("resp_1", "msg_1", "m")
-    emitted = [*events.opening(), events.delta("Hel"), events.delta("lo"),
-               *events.closing({"prompt_tokens": 3, "completion_tokens": 2})]
+    emitted = [
+        *events.opening(),
+        events.delta("Hel"),
+        events.delta("lo"),
+        *events.closing({"prompt_tokens": 3, "completion_tokens": 2}),
+    ]
     assert [event["sequence_number"] for event in emitted] == list(range(len(emitted)))
     assert emitted[0]["type"] == "response.created"
     final = emitted[-1]

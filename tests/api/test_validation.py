@@ -16,8 +16,16 @@ def _error(route: str, body: Any) -> APIError:
 
 
 def test_valid_bodies_pass() -> None:
-    validate("chat", {"model": "m", "messages": [{"role": "user", "content": "hi"}], "stream": True,
-                      "stream_options": {"include_usage": True}, "temperature": 0.2})
+    validate(
+        "chat",
+        {
+            "model": "m",
+            "messages": [{"role": "user", "content": "hi"}],
+            "stream": True,
+            "stream_options": {"include_usage": True},
+            "temperature": 0.2,
+        },
+    )
     validate("completions", {"model": "m", "prompt": ["a", "b"]})
     validate("embeddings", {"model": "m", "input": "x", "encoding_format": "base64"})
     validate("responses", {"model": "m", "input": [{"role": "user", "content": "x"}]})

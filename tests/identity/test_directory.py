@@ -29,15 +29,22 @@ def directory(database_url: str) -> Directory:
 
 def _admin(nation: str) -> Principal:
     return Principal(
-        id="prn_admin", nation=nation, organisation="MoD", agency_kind=AgencyKind.MILITARY,
+        id="prn_admin",
+        nation=nation,
+        organisation="MoD",
+        agency_kind=AgencyKind.MILITARY,
         roles=frozenset({Role.TENANT_ADMIN}),
     )
 
 
 async def test_key_authenticates_to_its_principal(directory: Directory) -> None:
     created = await directory.create_key(
-        None, nation="pol", organisation="Agencja Uzbrojenia", agency_kind=AgencyKind.MILITARY,
-        roles=frozenset({Role.USER}), name="clerk",
+        None,
+        nation="pol",
+        organisation="Agencja Uzbrojenia",
+        agency_kind=AgencyKind.MILITARY,
+        roles=frozenset({Role.USER}),
+        name="clerk",
     )
     principal = await directory.authenticate_key(created.key)
     assert principal.nation == "POL"
@@ -51,8 +58,12 @@ async def test_key_authenticates_to_its_principal(directory: Directory) -> None:
 
 async def test_wrong_secret_revoked_and_expired_keys_are_rejected(directory: Directory) -> None:
     created = await directory.create_key(
-        None, nation="FRA", organisation="DMAé", agency_kind=AgencyKind.MILITARY,
-        roles=frozenset({Role.USER}), name="a",
+        None,
+        nation="FRA",
+        organisation="DMAé",
+        agency_kind=AgencyKind.MILITARY,
+        roles=frozenset({Role.USER}),
+        name="a",
     )
     with pytest.raises(CredentialRejected):
         await directory.authenticate_key(created.key[:-1] + ("A" if created.key[-1] != "A" else "B"))
@@ -60,8 +71,13 @@ async def test_wrong_secret_revoked_and_expired_keys_are_rejected(directory: Dir
     with pytest.raises(CredentialRejected):
         await directory.authenticate_key(created.key)
     expired = await directory.create_key(
-        None, nation="FRA", organisation="DMAé", agency_kind=AgencyKind.MILITARY,
-        roles=frozenset({Role.USER}), name="b", expires_at=datetime.now(UTC) - timedelta(seconds=1),
+        None,
+        nation="FRA",
+        organisation="DMAé",
+        agency_kind=AgencyKind.MILITARY,
+        roles=frozenset({Role.USER}),
+        name="b",
+        expires_at=datetime.now(UTC) - timedelta(seconds=1),
     )
     with pytest.raises(CredentialRejected, match="expired"):
         await directory.authenticate_key(expired.key)
@@ -70,24 +86,40 @@ async def test_wrong_secret_revoked_and_expired_keys_are_rejected(directory: Dir
 async def test_tenant_admin_manages_only_own_nation(directory: Directory) -> None:
     admin = _admin("DEU")
     created = await directory.create_key(
-        admin, nation="DEU", organisation="BAAINBw", agency_kind=AgencyKind.CIVIL,
-        roles=frozenset({Role.USER}), name="x",
+        admin,
+        nation="DEU",
+        organisation="BAAINBw",
+        agency_kind=AgencyKind.CIVIL,
+        roles=frozenset({Role.USER}),
+        name="x",
     )
     assert created.principal.nation == "DEU"
     with pytest.raises(DirectoryError) as refused:
         await directory.create_key(
-            admin, nation="FRA", organisation="DGA", agency_kind=AgencyKind.CIVIL,
-            roles=frozenset({Role.USER}), name="y",
+            admin,
+            nation="FRA",
+            organisation="DGA",
+            agency_kind=AgencyKind.CIVIL,
+            roles=frozenset({Role.USER}),
+            name="y",
         )
     assert refused.value.status == 403
     with pytest.raises(DirectoryError):
         await directory.create_key(
-            admin, nation="DEU", organisation="BAAINBw", agency_kind=AgencyKind.CIVIL,
-            roles=frozenset({Role.OPERATOR}), name="escalation",
+            admin,
+            nation="DEU",
+            organisation="BAAINBw",
+            agency_kind=AgencyKind.CIVIL,
+            roles=frozenset({Role.OPERATOR}),
+            name="escalation",
         )
     other = await directory.create_key(
-        None, nation="FRA", organisation="DGA", agency_kind=AgencyKind.CIVIL,
-        roles=frozenset({Role.USER}), name="z",
+        None,
+        nation="FRA",
+        organisation="DGA",
+        agency_kind=AgencyKind.CIVIL,
+        roles=frozenset({Role.USER}),
+        name="z",
     )
     with pytest.raises(DirectoryError):
         await directory.revoke_key(admin, other.key_id)
@@ -99,8 +131,12 @@ async def test_management_acts_are_audited(directory: Directory) -> None:
     audit = directory._audit
     assert isinstance(audit, MemoryAudit)
     created = await directory.create_key(
-        None, nation="ITA", organisation="Segredifesa", agency_kind=AgencyKind.MILITARY,
-        roles=frozenset({Role.USER}), name="k",
+        None,
+        nation="ITA",
+        organisation="Segredifesa",
+        agency_kind=AgencyKind.MILITARY,
+        roles=frozenset({Role.USER}),
+        name="k",
     )
     await directory.revoke_key(None, created.key_id)
     assert [act[1] for act in audit.acts] == ["key.create", "key.revoke"]

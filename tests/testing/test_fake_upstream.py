@@ -1,5 +1,7 @@
 import base64
 import struct
+from collections.abc import Iterator
+from typing import Any, cast
 
 import httpx
 import openai
@@ -9,7 +11,7 @@ from accord.testing.fake_upstream import FakeUpstream
 
 
 @pytest.fixture(scope="module")
-def upstream():
+def upstream() -> Iterator[FakeUpstream]:
     with FakeUpstream(slow_seconds=2.0) as running:
         yield running
 
@@ -18,7 +20,7 @@ def client(upstream: FakeUpstream, key: str = "k") -> openai.OpenAI:
     return openai.OpenAI(base_url=upstream.base_url, api_key=key, max_retries=0)
 
 
-def test_chat_non_stream(upstream):
+def test_chat_non_stream(upstream: FakeUpstream) -> None:
     reply = client(upstream).chat.completions.create(
         model="fake-model", messages=[{"role": "user", "content": "Hi"}]
     )
@@ -26,7 +28,7 @@ def test_chat_non_stream(upstream):
     assert reply.usage is not None and reply.usage.total_tokens == 10
 
 
-def test_chat_stream_with_usage(upstream):
+def test_chat_stream_with_usage(upstream: FakeUpstream) -> None:
     stream = client(upstream).chat.completions.create(
         model="fake-model",
         messages=[{"role": "user", "content": "Hi"}],
@@ -40,18 +42,20 @@ def test_chat_stream_with_usage(upstream):
     assert chunks[-1].usage is not None and chunks[-1].choices == []
 
 
-def test_tool_call_stream(upstream):
+def test_tool_call_stream(upstream: FakeUpstream) -> None:
     stream = client(upstream).chat.completions.create(
         model="fake-tools", messages=[{"role": "user", "content": "Weather?"}], stream=True
     )
     calls = [c.choices[0].delta.tool_calls for c in stream if c.choices and c.choices[0].delta.tool_calls]
-    assert calls[0][0].id == "call_fake_1" and calls[0][0].function.name == "get_weather"
-    arguments = "".join(call[0].function.arguments or "" for call in calls)
+    functions = [call[0].function for call in calls]
+    assert all(function is not None for function in functions)
+    assert calls[0][0].id == "call_fake_1" and cast(Any, functions[0]).name == "get_weather"
+    arguments = "".join(cast(Any, function).arguments or "" for function in functions)
     assert arguments == '{"location": "Brussels"}'
     assert len(calls) > 2
 
 
-def test_echo_and_marked(upstream):
+def test_echo_and_marked(upstream: FakeUpstream) -> None:
     reply = client(upstream).chat.completions.create(
         model="fake-echo", messages=[{"role": "user", "content": "fuel on Tuesday"}]
     )
@@ -64,7 +68,7 @@ def test_echo_and_marked(upstream):
     assert "\nNATO SECRET\n" in "".join(parts)
 
 
-def test_embeddings_float_and_base64(upstream):
+def test_embeddings_float_and_base64(upstream: FakeUpstream) -> None:
     floats = client(upstream).embeddings.create(model="fake-model", input=["a", "b"], encoding_format="float")
     assert len(floats.data) == 2 and len(floats.data[0].embedding) == 8
     raw = httpx.post(
@@ -79,13 +83,13 @@ def test_embeddings_float_and_base64(upstream):
     ].embedding == pytest.approx(floats.data[0].embedding)
 
 
-def test_completions_and_models(upstream):
+def test_completions_and_models(upstream: FakeUpstream) -> None:
     reply = client(upstream).completions.create(model="fake-model", prompt="Hi")
     assert reply.choices[0].text == "This is a fake answer."
     assert "fake-tools" in [m.id for m in client(upstream).models.list()]
 
 
-def test_error_modes(upstream):
+def test_error_modes(upstream: FakeUpstream) -> None:
     with pytest.raises(openai.InternalServerError):
         client(upstream).chat.completions.create(
             model="fake-500", messages=[{"role": "user", "content": "x"}]
@@ -94,16 +98,16 @@ def test_error_modes(upstream):
         client(upstream).chat.completions.create(
             model="fake-400", messages=[{"role": "user", "content": "x"}]
         )
-    assert error.value.body["message"] == "Invalid request from fake-400."
+    assert cast(dict[str, Any], error.value.body)["message"] == "Invalid request from fake-400."
 
 
-def test_slow_mode_exceeds_timeout(upstream):
+def test_slow_mode_exceeds_timeout(upstream: FakeUpstream) -> None:
     slow = openai.OpenAI(base_url=upstream.base_url, api_key="k", max_retries=0, timeout=0.5)
     with pytest.raises(openai.APITimeoutError):
         slow.chat.completions.create(model="fake-slow", messages=[{"role": "user", "content": "x"}])
 
 
-def test_request_log_and_reset(upstream):
+def test_request_log_and_reset(upstream: FakeUpstream) -> None:
     upstream.reset()
     client(upstream).chat.completions.create(
         model="fake-echo", messages=[{"role": "user", "content": "logged"}]
@@ -117,7 +121,7 @@ def test_request_log_and_reset(upstream):
     assert upstream.requests() == []
 
 
-def test_token_required_when_configured():
+def test_token_required_when_configured() -> None:
     with FakeUpstream(api_key="secret-token") as guarded:
         with pytest.raises(openai.AuthenticationError):
             client(guarded, "wrong").models.list()

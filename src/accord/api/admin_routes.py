@@ -99,7 +99,9 @@ async def create_key(request: Request) -> Response:
     try:
         roles = frozenset(Role(role) for role in raw_roles) or frozenset({Role.USER})
     except ValueError as error:
-        raise APIError(400, f"roles must be among: {', '.join(r.value for r in Role)}.", param="roles") from error
+        raise APIError(
+            400, f"roles must be among: {', '.join(r.value for r in Role)}.", param="roles"
+        ) from error
     expires_at = None
     days = body.get("expires_in_days")
     if days is not None:

@@ -20,9 +20,7 @@ async def authenticate(request: Request) -> Principal:
     scheme, _, token = header.partition(" ")
     token = token.strip()
     if scheme.lower() != "bearer" or not token:
-        raise _unauthorised(
-            "You didn't provide an API key. Send it as 'Authorization: Bearer <key>'."
-        )
+        raise _unauthorised("You didn't provide an API key. Send it as 'Authorization: Bearer <key>'.")
     services = request.app.state.services
     if token.startswith(PREFIX):
         try:

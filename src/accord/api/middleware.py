@@ -43,8 +43,10 @@ class RequestIdMiddleware:
             if started:
                 raise
             error = APIError(
-                500, f"Accord failed to handle the request (request id {request_id}).",
-                code="internal_error", type="server_error",
+                500,
+                f"Accord failed to handle the request (request id {request_id}).",
+                code="internal_error",
+                type="server_error",
             )
             await send_with_id(
                 {

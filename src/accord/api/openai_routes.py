@@ -35,8 +35,12 @@ async def retrieve_model(request: Request) -> Response:
     name = request.path_params["model"]
     model = services.models.config(name)
     if model is None or not services.models.allowed(principal, model):
-        raise APIError(404, f"The model `{name}` does not exist or you do not have access to it.",
-                       param="model", code="model_not_found")
+        raise APIError(
+            404,
+            f"The model `{name}` does not exist or you do not have access to it.",
+            param="model",
+            code="model_not_found",
+        )
     return _json(_model_object(model.name, services.started_at))
 
 

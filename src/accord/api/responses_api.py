@@ -211,5 +211,10 @@ class ResponseEvents:
     def error(self, code: str, message: str) -> dict[str, Any]:
         # `error` carries the envelope too: the openai SDK raises on an `error` event only when the
         # payload has a top-level "error" key.
-        return self._event("error", code=code, message=message, param=None,
-                           error={"message": message, "type": "server_error", "param": None, "code": code})
+        return self._event(
+            "error",
+            code=code,
+            message=message,
+            param=None,
+            error={"message": message, "type": "server_error", "param": None, "code": code},
+        )

@@ -93,7 +93,8 @@ class UpstreamRejected(BackendError):
     """The upstream answered 4xx: its verdict is passed to the caller as it came."""
 
     def __init__(self, status: int, body: JSON) -> None:
-        error = body.get("error") if isinstance(body.get("error"), dict) else {}
+        found = body.get("error")
+        error: dict[str, Any] = found if isinstance(found, dict) else {}
         message = str(error.get("message") or f"upstream refused the request ({status})")
         super().__init__(message, status=status, code=str(error.get("code") or "upstream_rejected"))
         self.body = body

@@ -17,7 +17,9 @@ from typing import Any
 
 RECORD_VERSION = 1
 DECISIONS = frozenset({"allow", "deny", "review", "redact"})
-OUTCOMES = frozenset({"answered", "refused", "cut_mid_stream", "parked_for_review", "error"})
+OUTCOMES = frozenset(
+    {"answered", "refused", "cut_mid_stream", "parked_for_review", "client_disconnected", "error"}
+)
 
 JSONValue = Any
 

@@ -54,6 +54,10 @@ class IntentDetector:
     def thresholds(self) -> IntentThresholds:
         return self._thresholds
 
+    def use_thresholds(self, thresholds: IntentThresholds) -> None:
+        """Swap the bands atomically when a new policy bundle is loaded."""
+        self._thresholds = thresholds
+
     def detect(self, text: str) -> IntentResult:
         try:
             result = self._fast(text)

@@ -51,6 +51,14 @@ class IntentThresholds:
                 raise DetectorError(f"intent thresholds for {category!r}: {error}") from error
         return cls(decide=decide, uncertain=uncertain)
 
+    @classmethod
+    def from_decide(cls, decide: Mapping[str, float]) -> IntentThresholds:
+        """The policy bundle says where a category is decided; the uncertain band opens below that."""
+        full = _defaults(DEFAULT_DECIDE) | dict(decide)
+        return cls(
+            decide=full, uncertain={name: min(DEFAULT_UNCERTAIN, value) for name, value in full.items()}
+        )
+
     def to_dict(self) -> dict[str, dict[str, float]]:
         return {c: {"decide": self.decide[c], "uncertain": self.uncertain[c]} for c in INTENT_CATEGORIES}
 
