@@ -6,10 +6,19 @@ by quietly skipping the database tests.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import os
 import secrets
-from collections.abc import Iterator
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
 
+import httpx
 import pytest
 import sqlalchemy as sa
 
@@ -65,16 +74,6 @@ def redis_url() -> Iterator[str]:
 
 
 # -- a live gateway, started the way an operator starts it ---------------------------------------
-
-import asyncio  # noqa: E402
-import socket  # noqa: E402
-import subprocess  # noqa: E402
-import sys  # noqa: E402
-import time  # noqa: E402
-from dataclasses import dataclass, field  # noqa: E402
-from pathlib import Path  # noqa: E402
-
-import httpx  # noqa: E402
 
 
 def free_port() -> int:
@@ -163,12 +162,12 @@ models:
 """
 
 
-async def _issue_live_keys(home: Path) -> dict[str, str]:
+async def _issue_live_keys(home: Path, env: Mapping[str, str] | None = None) -> dict[str, str]:
     from accord.config import load_settings
     from accord.principal import AgencyKind, Role
     from accord.services import admin_session
 
-    settings = load_settings({"ACCORD_HOME": str(home)})
+    settings = load_settings({**(env or {}), "ACCORD_HOME": str(home)})
     keys: dict[str, str] = {}
     async with admin_session(settings) as session:
         for name, (nation, organisation, kind, roles) in LIVE_KEYS.items():
@@ -184,47 +183,77 @@ async def _issue_live_keys(home: Path) -> dict[str, str]:
     return keys
 
 
-@pytest.fixture(scope="session")
-def live_gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveGateway]:
-    """`accord init` + `accord serve` in a subprocess, in front of a fake upstream on loopback."""
-    from accord.testing.fake_upstream import FakeUpstream
+@contextlib.contextmanager
+def launch_gateway(
+    home: Path,
+    deployment: str,
+    *,
+    upstream: object = None,
+    extra_env: Mapping[str, str] | None = None,
+    issue_keys: bool = True,
+    keys: dict[str, str] | None = None,
+) -> Iterator[LiveGateway]:
+    """Start `accord serve` on a free port the way an operator does; stop it on exit.
 
-    home = tmp_path_factory.mktemp("accord-home")
-    with FakeUpstream() as upstream:
-        home.mkdir(exist_ok=True)
-        (home / "accord.yaml").write_text(live_deployment(upstream.base_url), encoding="utf-8")
-        env = {**os.environ, "ACCORD_HOME": str(home)}
+    On first use of ``home`` it writes the deployment, runs `accord init --no-demo` and issues the
+    `LIVE_KEYS`. Pass ``extra_env`` (e.g. ``ACCORD_DATABASE_URL``, ``ACCORD_REDIS_URL``) to start
+    several replicas on shared services; pass ``keys`` to reuse keys issued by an earlier launch.
+    """
+    home.mkdir(parents=True, exist_ok=True)
+    env = {**os.environ, **(extra_env or {}), "ACCORD_HOME": str(home)}
+    if not (home / "accord.yaml").exists():
+        (home / "accord.yaml").write_text(deployment, encoding="utf-8")
         subprocess.run(
             [sys.executable, "-m", "accord", "init", "--no-demo"], env=env, check=True, capture_output=True
         )
-        keys = asyncio.run(_issue_live_keys(home))
-        port = free_port()
-        log_path = home / "gateway.log"
-        with log_path.open("wb") as log:
-            process = subprocess.Popen(
-                [sys.executable, "-m", "accord", "serve", "--port", str(port), "--log-level", "debug"],
-                env=env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
-        gateway = LiveGateway(f"http://127.0.0.1:{port}/v1", home, log_path, upstream, keys, process)
-        try:
-            deadline = time.monotonic() + 60
-            while True:
-                if process.poll() is not None:
-                    raise RuntimeError(f"gateway exited early:\n{gateway.logs()}")
-                try:
-                    if httpx.get(f"{gateway.root}/healthz", timeout=1).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    pass
-                if time.monotonic() > deadline:
-                    raise RuntimeError(f"gateway did not start:\n{gateway.logs()}")
-                time.sleep(0.1)
-            yield gateway
-        finally:
+    if keys is None:
+        keys = asyncio.run(_issue_live_keys(home, env)) if issue_keys else {}
+    port = free_port()
+    log_path = home / f"gateway-{port}.log"
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "accord", "serve", "--port", str(port), "--log-level", "debug"],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    gateway = LiveGateway(f"http://127.0.0.1:{port}/v1", home, log_path, upstream, keys, process)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            if process.poll() is not None:
+                raise RuntimeError(f"gateway exited early:\n{gateway.logs()}")
+            try:
+                if httpx.get(f"{gateway.root}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"gateway did not start:\n{gateway.logs()}")
+            time.sleep(0.1)
+        yield gateway
+    finally:
+        if process.poll() is None:
             process.terminate()
             try:
                 process.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 process.kill()
+                process.wait()
+
+
+@pytest.fixture(scope="session")
+def live_gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveGateway]:
+    """`accord init` + `accord serve` in a subprocess, in front of a fake upstream on loopback.
+
+    Shared by the whole session: tests must not leave global state behind (kill switches, policy
+    bundles). A test that needs such state launches its own gateway with `launch_gateway`.
+    """
+    from accord.testing.fake_upstream import FakeUpstream
+
+    home = tmp_path_factory.mktemp("accord-home")
+    with (
+        FakeUpstream() as upstream,
+        launch_gateway(home, live_deployment(upstream.base_url), upstream=upstream) as gateway,
+    ):
+        yield gateway

@@ -108,6 +108,7 @@ class AlertDispatcher:
         self._timeout = timeout
         self._batch_size = batch_size
         self._wake = asyncio.Event()
+        self._warned_unconfigured = False
 
     def wake(self) -> None:
         """Called after an incident commits so its alert goes out now rather than at the next poll."""
@@ -121,18 +122,23 @@ class AlertDispatcher:
                 await self.deliver_due()
             except Exception as exc:
                 logger.error("incident alert delivery round failed: %s", type(exc).__name__)
-            try:
-                wait = await asyncio.to_thread(self._next_wait)
-            except Exception as exc:
-                logger.error("incident alert outbox unreadable: %s", type(exc).__name__)
+            if self._config.url is None:  # nothing can be delivered: do not spin on the queued alerts
                 wait = self._poll_interval
+            else:
+                try:
+                    wait = await asyncio.to_thread(self._next_wait)
+                except Exception as exc:
+                    logger.error("incident alert outbox unreadable: %s", type(exc).__name__)
+                    wait = self._poll_interval
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=wait)
 
     async def deliver_due(self) -> int:
         """Attempt every alert that is due now; returns how many were attempted."""
         if self._config.url is None:
-            logger.warning("incident alerts are queued but %s is not set", URL_ENV)
+            if not self._warned_unconfigured:  # once per process: the alerts stay queued until it is set
+                logger.warning("incident alerts are queued but %s is not set", URL_ENV)
+                self._warned_unconfigured = True
             return 0
         claimed = await asyncio.to_thread(self._claim_due)
         if not claimed:
