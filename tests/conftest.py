@@ -159,6 +159,10 @@ models:
     base_url: {upstream_url}
     upstream_model: fake-echo
     unsupported_fields: [tools, tool_choice, response_format]
+  - name: misconfigured
+    backend: openai_compatible
+    base_url: {upstream_url}
+    api_key_env: ACCORD_TEST_VARIABLE_NEVER_SET
 """
 
 

@@ -151,7 +151,17 @@ class Pipeline:
 
     def _exchange(self, request_id: str, principal: Principal, route: str, body: JSON) -> Exchange:
         model = self._resolve_model(principal, body["model"], route)
-        backend = self._models.backend(model.name)
+        try:
+            backend = self._models.backend(model.name)
+        except (BackendError, OSError) as error:
+            # The operator's configuration, not the caller's request: 502, details in the log only.
+            log.error("model %s cannot be reached as configured: %s", model.name, error)
+            raise APIError(
+                502,
+                f"Model {model.name} is misconfigured on this gateway; tell the operator.",
+                code="backend_misconfigured",
+                type="server_error",
+            ) from error
         upstream_body = responses_api.to_chat(body) if route == "responses" else body
         backend_route = "chat" if route == "responses" else route
         _check_fields(backend, backend_route, upstream_body)

@@ -184,3 +184,13 @@ def test_logs_never_carry_prompts_or_keys(live_gateway: LiveGateway) -> None:
     assert "Canary 7f3a9" not in logs
     for key in live_gateway.keys.values():
         assert key not in logs
+
+
+def test_a_misconfigured_model_is_the_gateways_fault_not_the_callers(live_gateway: LiveGateway) -> None:
+    with pytest.raises(openai.InternalServerError) as caught:
+        client(live_gateway).chat.completions.create(
+            model="misconfigured", messages=[{"role": "user", "content": ADMIN_TEXT}]
+        )
+    assert caught.value.status_code == 502
+    assert caught.value.code == "backend_misconfigured"
+    assert "ACCORD_TEST_VARIABLE_NEVER_SET" not in caught.value.message  # details go to the log only

@@ -18,6 +18,15 @@ def test_unsupported_fields_are_refused_not_dropped() -> None:
     assert caught.value.status == 400 and caught.value.param == "tools"
 
 
+@pytest.mark.parametrize(("field", "value"), [("store", True), ("truncation", "auto")])
+def test_state_accord_does_not_keep_is_refused(field: str, value: object) -> None:
+    with pytest.raises(APIError) as caught:
+        responses_api.to_chat({"model": "m", "input": "x", field: value})
+    assert caught.value.status == 400 and caught.value.param == field
+    assert caught.value.code == "unsupported_parameter"
+    responses_api.to_chat({"model": "m", "input": "x", "store": False, "truncation": "disabled"})
+
+
 def test_stream_events_are_numbered_and_complete() -> None:
     events = responses_api.ResponseEvents("resp_1", "msg_1", "m")
     emitted = [

@@ -68,10 +68,27 @@ async def test_approval_rules_and_single_claim(tmp_path: Path) -> None:
     with pytest.raises(ReviewError):
         await queue.claim_for_execution(review_id, OFFICER)
     assert await queue.claim_for_execution(review_id, SUBMITTER) == BODY
+    assert (await queue.get(review_id)).status == "running"
     with pytest.raises(ReviewError):
         await queue.claim_for_execution(review_id, SUBMITTER)
     await queue.store_result(review_id, {"text": "done"})
+    assert (await queue.get(review_id)).status == "completed"
     assert queue.result_sync(review_id, SUBMITTER) == {"text": "done"}
+    with pytest.raises(ReviewError):
+        await queue.store_result(review_id, {"text": "twice"})
+
+
+async def test_a_failed_execution_keeps_the_approval_for_a_retry(tmp_path: Path) -> None:
+    queue = make_queue(tmp_path)
+    review_id = await park(queue)
+    await queue.approve(review_id, FRA_ADMIN, "ok")
+    assert await queue.claim_for_execution(review_id, SUBMITTER) == BODY
+    await queue.release_claim(review_id)  # e.g. the upstream was down
+    assert (await queue.get(review_id)).status == "approved"
+    assert await queue.claim_for_execution(review_id, SUBMITTER) == BODY
+    await queue.store_result(review_id, {"text": "done"})
+    await queue.release_claim(review_id)  # a late release cannot undo a completed review
+    assert (await queue.get(review_id)).status == "completed"
 
 
 async def test_officer_may_deny_any_nation(tmp_path: Path) -> None:

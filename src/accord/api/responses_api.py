@@ -28,6 +28,17 @@ def to_chat(body: dict[str, Any]) -> dict[str, Any]:
                 param=name,
                 code="unsupported_parameter",
             )
+    if body.get("store"):
+        # Accord keeps no conversation state (it would hold content outside the quarantine rules).
+        raise invalid(
+            "'store' is not supported by Accord: responses are not kept. Send store: false.",
+            param="store",
+            code="unsupported_parameter",
+        )
+    if body.get("truncation") not in (None, "disabled"):
+        raise invalid(
+            "Only truncation 'disabled' is supported by Accord.", param="truncation", code="unsupported_parameter"
+        )
     text_config = body.get("text")
     if isinstance(text_config, dict) and (text_config.get("format") or {}).get("type", "text") != "text":
         raise invalid("Only text output is supported on /v1/responses.", param="text.format")

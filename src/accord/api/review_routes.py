@@ -34,15 +34,34 @@ async def review_result(request: Request) -> Response:
         "result": None,
     }
     if status == "approved":
-        body = await services.reviews.claim_for_execution(review_id, principal)
-        result = await services.pipeline.run_approved(
-            request.state.request_id, principal, review.route, body, review_id
-        )
+        try:
+            body = await services.reviews.claim_for_execution(review_id, principal)
+        except ReviewError as error:  # another fetch of the same review got there first
+            raise _in_progress(review_id) from error
+        try:
+            result = await services.pipeline.run_approved(
+                request.state.request_id, principal, review.route, body, review_id
+            )
+        except BaseException:
+            # Not carried out (kill switch, upstream failure, marking): the approval stands, retry later.
+            await services.reviews.release_claim(review_id)
+            raise
         await services.reviews.store_result(review_id, result)
         payload.update(status="completed", result=result)
+    elif status == "running":
+        raise _in_progress(review_id)
     elif status == "completed":
         payload["result"] = await services.reviews.result(review_id, principal)
     return Response(orjson.dumps(payload), media_type="application/json")
+
+
+def _in_progress(review_id: str) -> APIError:
+    return APIError(
+        409,
+        f"Review {review_id} is being carried out by another request; fetch it again shortly.",
+        code="review_in_progress",
+        headers={"retry-after": "1"},
+    )
 
 
 routes = [Route("/v1/accord/reviews/{review_id}", review_result, methods=["GET"])]

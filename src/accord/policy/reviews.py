@@ -216,19 +216,30 @@ class ReviewQueue:
                 raise ReviewNotFound(f"no review {review_id}")
             if row.status != "approved":
                 raise ReviewError(f"review is {row.status}, not approved")
-            row.status = "completed"
+            row.status = "running"
             return self._open(review_id, b"body", row.body)
 
     async def claim_for_execution(self, review_id: str, caller: Principal) -> object:
-        """Returns the parked body once; the review is then ``completed``."""
+        """Returns the parked body to exactly one caller; the review is ``running`` until settled."""
         return await asyncio.to_thread(self.claim_sync, review_id, caller)
+
+    def release_claim_sync(self, review_id: str) -> None:
+        with Session(self._engine) as session, session.begin():
+            row = session.get(ReviewRow, review_id, with_for_update=True)
+            if row is not None and row.status == "running":
+                row.status = "approved"
+
+    async def release_claim(self, review_id: str) -> None:
+        """The approved request could not be carried out (upstream down, kill switch): allow a retry."""
+        await asyncio.to_thread(self.release_claim_sync, review_id)
 
     def store_result_sync(self, review_id: str, result: object) -> None:
         with Session(self._engine) as session, session.begin():
-            row = session.get(ReviewRow, review_id)
-            if row is None or row.status != "completed":
+            row = session.get(ReviewRow, review_id, with_for_update=True)
+            if row is None or row.status != "running":
                 raise ReviewError(f"review {review_id} was not executed")
             row.result = self._seal(review_id, b"result", result)
+            row.status = "completed"
 
     async def store_result(self, review_id: str, result: object) -> None:
         await asyncio.to_thread(self.store_result_sync, review_id, result)
