@@ -87,9 +87,8 @@ class PacedUpstream:
                     await writer.drain()
                     continue
                 request = json.loads(body or b"{}")
-                writer.write(
-                    b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n"
-                )
+                writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n")
+                writer.write(b"Transfer-Encoding: chunked\r\n\r\n")
                 for index in range(0, len(ANSWER), 4):
                     await asyncio.sleep(self.token_seconds)
                     chunk = {
@@ -177,7 +176,9 @@ def gateway(home: Path, upstream_port: int, holdback: int) -> tuple[subprocess.P
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--token-ms", type=float, default=25.0, help="upstream pace per 4-character token")
     parser.add_argument("--requests", type=int, default=20, help="streams per configuration")
     parser.add_argument("--holdback", type=int, nargs="+", default=[64, 128, 192])

@@ -1,9 +1,13 @@
 """`accord inspect`: the gateway's inspection and decision on JSON lines, without a server.
 
-Each input line is ``{"id": ..., "text": ..., "principal": {"agency_kind", "nation", "organisation"}}``
-(principal optional); each output line reports the decision, codes, policy ids, the classification
-with its spans, intent scores with evidence, and personal-data counts. Volume is counted across the
-lines of one run per principal, as the gateway counts it across requests.
+Each input line is ``{"id": ..., "text": ..., "principal": {"agency_kind", "nation", "organisation"},
+"model": ..., "external": ...}``. ``principal`` is optional (a civil NATO principal by default);
+``model`` names a model of the deployment, whose name and ``external`` flag the policy then sees, and
+``external`` (a boolean) says directly whether the text would leave for an external model (give one
+of them; the default is a local model). Each output line reports the decision, codes, policy ids,
+the classification with its spans, intent scores with evidence, and personal-data counts. A line
+that cannot be read gets ``{"line": N, "error": ...}`` and the command exits 1. Volume is counted
+across the lines of one run per principal, as the gateway counts it across requests.
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ import typer
 
 from accord.audit import MemoryAudit
 from accord.config import load_settings
-from accord.deployment import DEFAULT_DEPLOYMENT, load_deployment, parse_deployment
+from accord.deployment import DEFAULT_DEPLOYMENT, Deployment, load_deployment, parse_deployment
 from accord.inspect.markings import MarkingScanner, ceiling_rank
 from accord.inspect.personal_data import PersonalDataDetector
 from accord.inspect.volume import InMemoryVolumeTracker
@@ -31,7 +35,16 @@ DEFAULT_PRINCIPAL = {"agency_kind": "civil", "nation": "NATO", "organisation": "
 
 
 def _principal(raw: Any) -> Principal:
-    fields = {**DEFAULT_PRINCIPAL, **(raw if isinstance(raw, dict) else {})}
+    # A malformed principal is an error, not the default: a typo must not turn an intelligence
+    # principal into a civil one and show a decision the gateway would not make.
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise TypeError("principal must be an object")
+    unknown = sorted(set(raw) - set(DEFAULT_PRINCIPAL))
+    if unknown:
+        raise ValueError(f"unknown principal field(s) {', '.join(unknown)}")
+    fields = {**DEFAULT_PRINCIPAL, **raw}
     nation, organisation = str(fields["nation"]).upper(), str(fields["organisation"])
     return Principal(
         id=f"inspect:{nation}/{organisation}/{fields['agency_kind']}",
@@ -39,6 +52,21 @@ def _principal(raw: Any) -> Principal:
         organisation=organisation,
         agency_kind=AgencyKind(str(fields["agency_kind"])),
     )
+
+
+def _target(item: dict[str, Any], deployment: Deployment) -> tuple[str, bool]:
+    """The model name and external flag the policy sees, as the gateway would for that model."""
+    model, external = item.get("model"), item.get("external")
+    if model is not None and external is not None:
+        raise ValueError("give model or external, not both")
+    if model is not None:
+        config = next((entry for entry in deployment.models if entry.name == model), None)
+        if config is None:
+            raise ValueError(f"model {model!r} is not declared in the deployment")
+        return config.name, config.is_external
+    if external is not None and not isinstance(external, bool):
+        raise TypeError("external must be true or false")
+    return "inspect", bool(external)
 
 
 def report(item_id: Any, evaluation: Evaluation, ceiling: int) -> dict[str, Any]:
@@ -88,15 +116,20 @@ async def _inspect_stream(source: IO[str], sink: IO[str]) -> int:
             continue
         try:
             item = json.loads(raw_line)
+            if not isinstance(item, dict):
+                raise TypeError("each line must be a JSON object")
+            if "text" not in item:
+                raise ValueError("missing field 'text'")
             text = item["text"]
             if not isinstance(text, str):
                 raise TypeError("text must be a string")
             principal = _principal(item.get("principal"))
+            model, external = _target(item, deployment)
         except (ValueError, KeyError, TypeError) as error:
             failures += 1
             sink.write(json.dumps({"line": number, "error": f"invalid input: {error}"}) + "\n")
             continue
-        evaluation = await inspector.evaluate(principal, "chat", "inspect", False, text)
+        evaluation = await inspector.evaluate(principal, "chat", model, external, text)
         sink.write(json.dumps(report(item.get("id"), evaluation, ceiling), ensure_ascii=False) + "\n")
     await policy.stop()
     return failures

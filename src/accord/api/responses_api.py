@@ -37,7 +37,9 @@ def to_chat(body: dict[str, Any]) -> dict[str, Any]:
         )
     if body.get("truncation") not in (None, "disabled"):
         raise invalid(
-            "Only truncation 'disabled' is supported by Accord.", param="truncation", code="unsupported_parameter"
+            "Only truncation 'disabled' is supported by Accord.",
+            param="truncation",
+            code="unsupported_parameter",
         )
     text_config = body.get("text")
     if isinstance(text_config, dict) and (text_config.get("format") or {}).get("type", "text") != "text":

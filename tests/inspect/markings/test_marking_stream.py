@@ -1,5 +1,9 @@
 from __future__ import annotations
 
+import json
+import random
+from pathlib import Path
+
 import pytest
 
 from accord.inspect.markings import MarkingDetected, MarkingScanner, StreamGuard
@@ -92,3 +96,50 @@ def test_no_marked_evaluation_case_leaks_through_the_guard(scanner: MarkingScann
                 index += step
             released += guard.finish()
         assert len(released) <= first, case["id"]
+
+
+def test_every_marked_evaluation_case_is_caught_before_any_of_its_marking_leaves(
+    scanner: MarkingScanner,
+) -> None:
+    """The whole evaluation set, streamed in random chunk sizes: the stream trips, and what was
+    released before it tripped stops short of the first marking above the ceiling."""
+    cases_file = Path(__file__).parents[2] / "data" / "markings" / "cases.jsonl"
+    chunking = random.Random(20261127)
+    failures: list[str] = []
+    checked = 0
+    for line in cases_file.read_text(encoding="utf-8").splitlines():
+        case = json.loads(line)
+        whole = scanner.scan(case["text"])
+        if not whole.exceeds(0):
+            continue
+        first = min(hit.start for hit in whole.hits if hit.rank > 0)
+        guard = StreamGuard(scanner, ceiling_rank=0, window=64)
+        released, position, text = "", 0, case["text"]
+        try:
+            while position < len(text):
+                step = chunking.randint(1, 9)
+                released += guard.push(text[position : position + step])
+                position += step
+            guard.finish()
+            failures.append(f"{case['id']}: not caught")
+        except MarkingDetected:
+            if len(released) > first:
+                failures.append(f"{case['id']}: released {len(released) - first} chars of the marking")
+        checked += 1
+    assert checked > 500
+    assert failures == []
+
+
+def test_first_words_leave_after_the_window_not_after_the_line(scanner: MarkingScanner) -> None:
+    """A streamed answer's opening line is released once a window of text follows it, without
+    waiting for the line to end, when nothing in it could be a marking."""
+    guard = StreamGuard(scanner, ceiling_rank=0, window=64)
+    opening = "The convoy leaves the depot at six and refuels at the border crossing before noon today"
+    released = "".join(guard.push(opening[index : index + 4]) for index in range(0, len(opening), 4))
+    assert released == opening[: len(released)]
+    assert len(released) >= len(opening) - 64 - 4
+    # A candidate marking on the line holds the line from there on until the line is judged.
+    held = StreamGuard(scanner, ceiling_rank=0, window=64)
+    text = "Forwarding the note below. SECRET//ORCON//REL TO USA, AUS, CAN, GBR, NZL The convoy departs"
+    released = "".join(held.push(text[index : index + 4]) for index in range(0, len(text), 4))
+    assert "SECRET" not in released

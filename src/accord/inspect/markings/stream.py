@@ -80,9 +80,21 @@ class StreamGuard:
         keep_from = len(text) - self._window
         line_start = text.rfind("\n") + 1
         if len(text) - line_start <= SHORT_LINE:
-            keep_from = min(keep_from, line_start)
+            # The scanner judges markings on a short line only once the line is complete, so hold
+            # the line from its first candidate marking on; the words before it cannot be part of a
+            # marking, and they stay in the context the rules see. (Holding the whole line would
+            # delay a streamed answer's first words by up to a line's worth of tokens.)
+            first = self._first_candidate(text, max(line_start, len(self._context)))
+            if first is not None:
+                keep_from = min(keep_from, first)
         tail = text[-_MAX_ENCODED_HOLD:]
         encoded = _TRAILING_ENCODED.search(tail)
         if encoded is not None:
             keep_from = min(keep_from, len(text) - len(tail) + encoded.start())
         return max(len(self._context), keep_from)
+
+    def _first_candidate(self, text: str, start: int) -> int | None:
+        """Where the first candidate (marking, authority label, encoding) ending after ``start`` begins."""
+        candidates = self._scanner._automaton.scan(text)
+        starts = [c.start for c in candidates if c.end > start]
+        return min(starts) if starts else None
