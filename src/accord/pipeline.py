@@ -420,7 +420,7 @@ class _ResponsesStream:
         return [self._frame(self._events.delta(text))] if text else []
 
     def error(self, error: APIError) -> bytes:
-        return self._frame(self._events.error(error.code or "error", error.message))
+        return self._frame(self._events.error(error.body()["error"]))
 
     def closing(self, usage: JSON | None) -> list[bytes]:
         return [self._frame(event) for event in self._events.closing(usage)]

@@ -221,13 +221,16 @@ class ResponseEvents:
         )
         yield self._event("response.completed", response=final)
 
-    def error(self, code: str, message: str) -> dict[str, Any]:
-        # `error` carries the envelope too: the openai SDK raises on an `error` event only when the
-        # payload has a top-level "error" key.
+    def error(self, envelope: dict[str, Any]) -> dict[str, Any]:
+        """The typed `error` event, carrying the OpenAI error envelope (with `incident_id` and the like).
+
+        The envelope is repeated under "error": the openai SDK raises on an `error` event only when
+        the payload has a top-level "error" key.
+        """
         return self._event(
             "error",
-            code=code,
-            message=message,
-            param=None,
-            error={"message": message, "type": "server_error", "param": None, "code": code},
+            code=envelope.get("code"),
+            message=envelope.get("message"),
+            param=envelope.get("param"),
+            error=envelope,
         )
