@@ -15,7 +15,7 @@ from accord.api.errors import APIError
 from accord.audit import MemoryAudit
 from accord.config import Settings
 from accord.identity.directory import CredentialRejected
-from accord.incidents.quarantine import PRIVATE_KEY_FILE
+from accord.incidents.quarantine import PRIVATE_KEY_FILE, generate_key_pair
 from accord.incidents.routes import routes
 from accord.incidents.service import DECRYPT_KEY_ENV, IncidentService
 from accord.principal import Principal
@@ -133,3 +133,23 @@ async def test_decrypt_without_a_server_key_is_a_conflict(
     assert "accord incidents show" in body["error"]["message"]
     assert audit.acts == []
     assert missing.status_code == 404
+
+
+async def test_decrypt_with_another_key_pair_is_a_named_conflict(
+    settings: Settings,
+    engine: sa.Engine,
+    audit: MemoryAudit,
+    officer: Principal,
+    user: Principal,
+    tmp_path: Any,
+) -> None:
+    other = generate_key_pair(tmp_path / "other-private.pem", tmp_path / "other-public.pem")
+    wrong = IncidentService.from_settings(
+        settings, engine, audit, environ={DECRYPT_KEY_ENV: str(other.private_key)}
+    )
+    incident = await open_spill(wrong, user)
+    async with client_for(wrong, officer, user) as client:
+        response = await client.post(f"/admin/incidents/{incident.id}/decrypt", headers=auth(OFFICER_KEY))
+    assert response.status_code == 409
+    assert response.json()["error"]["code"] == "decryption_key_mismatch"
+    assert "GLASS HERON" not in response.text

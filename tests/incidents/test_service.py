@@ -10,7 +10,13 @@ from cryptography.hazmat.primitives.asymmetric import x25519
 
 from accord.audit import MemoryAudit
 from accord.config import Settings
-from accord.incidents.errors import IncidentAccessDenied, IncidentError, IncidentNotFound, IncidentStateError
+from accord.incidents.errors import (
+    IncidentAccessDenied,
+    IncidentError,
+    IncidentKeyMismatch,
+    IncidentNotFound,
+    IncidentStateError,
+)
 from accord.incidents.models import AlertRow, QuarantineRow
 from accord.incidents.quarantine import PRIVATE_KEY_FILE, ensure_quarantine_keys, load_private_key
 from accord.incidents.records import Direction, Incident, IncidentStatus
@@ -97,7 +103,7 @@ async def test_decrypt_needs_the_right_private_key(
     assert [(segment.path, segment.text) for segment in text.segments] == SEGMENTS
     assert (await service.get(incident.id, officer)).status is IncidentStatus.INVESTIGATING
 
-    with pytest.raises(IncidentError, match="wrong private key"):
+    with pytest.raises(IncidentKeyMismatch, match="wrong private key"):
         await service.decrypt(incident.id, x25519.X25519PrivateKey.generate(), officer)
 
 

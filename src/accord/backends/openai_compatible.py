@@ -1,15 +1,18 @@
 """Any OpenAI-compatible model server: vLLM, Ollama, llama.cpp server, a cloud provider.
 
-One pooled HTTP client per model; retries only when the connection could not be made (a request
-that reached the upstream may have been acted on); the credential comes from an environment variable
-or a file and is never logged.
+One pooled HTTP/1.1 client per model (:mod:`accord.backends.http1`; httpx only when the environment
+names a proxy for the upstream); retries only when the connection could not be made (a request that
+reached the upstream may have been acted on); the credential comes from an environment variable or a
+file and is never logged.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator
-from typing import Any
+from collections.abc import AsyncIterator, Mapping
+from typing import Any, Protocol
+from urllib.parse import urlsplit
+from urllib.request import getproxies, proxy_bypass
 
 import httpx
 import orjson
@@ -23,9 +26,8 @@ from accord.backends.base import (
     BackendError,
     UpstreamRejected,
 )
+from accord.backends.http1 import Broken, Pool, ReadTimeout, Unreachable, UpstreamFailure
 from accord.deployment import ModelConfig
-
-_RETRYABLE = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 
 
 def read_credential(config: ModelConfig) -> str | None:
@@ -43,6 +45,23 @@ def read_credential(config: ModelConfig) -> str | None:
     return None
 
 
+class _Response(Protocol):
+    status_code: int
+    headers: Mapping[str, str]
+
+    async def read(self) -> bytes: ...
+
+    def aiter_lines(self) -> AsyncIterator[bytes]: ...
+
+    async def aclose(self) -> None: ...
+
+
+class _Transport(Protocol):
+    async def post(self, path: str, body: bytes) -> _Response: ...
+
+    async def aclose(self) -> None: ...
+
+
 class OpenAICompatibleBackend:
     def __init__(self, config: ModelConfig) -> None:
         assert config.base_url is not None
@@ -52,14 +71,18 @@ class OpenAICompatibleBackend:
         credential = read_credential(config)
         if credential:
             headers["authorization"] = f"Bearer {credential}"
-        self._client = httpx.AsyncClient(
-            base_url=config.base_url.rstrip("/") + "/",
-            headers=headers,
-            timeout=httpx.Timeout(config.timeout_seconds, connect=config.connect_timeout_seconds),
-            limits=httpx.Limits(
-                max_connections=config.max_connections, max_keepalive_connections=config.max_connections
-            ),
-        )
+        base_url = config.base_url.rstrip("/") + "/"
+        self._transport: _Transport
+        if _uses_proxy(base_url):
+            self._transport = _HttpxTransport(base_url, headers, config)
+        else:
+            self._transport = Pool(
+                base_url,
+                headers,
+                max_connections=config.max_connections,
+                connect_timeout=config.connect_timeout_seconds,
+                timeout=config.timeout_seconds,
+            )
         unsupported = frozenset(config.unsupported_fields)
         self._fields = {
             "chat": CHAT_FIELDS - unsupported,
@@ -86,65 +109,67 @@ class OpenAICompatibleBackend:
         return await self._post("embeddings", body)
 
     async def aclose(self) -> None:
-        await self._client.aclose()
+        await self._transport.aclose()
 
     def _payload(self, body: JSON) -> bytes:
         return orjson.dumps({**body, "model": self._upstream_model})
 
-    async def _send(self, path: str, body: JSON, *, stream: bool) -> httpx.Response:
-        request = self._client.build_request("POST", path, content=self._payload(body))
+    async def _send(self, path: str, body: JSON) -> _Response:
+        payload = self._payload(body)
         attempts = self._config.retries + 1
         for attempt in range(attempts):
             try:
-                return await self._client.send(request, stream=stream)
-            except _RETRYABLE as error:
+                return await self._transport.post(path, payload)
+            except Unreachable as error:
+                # Nothing was sent, so trying again cannot make the upstream act twice.
                 if attempt + 1 == attempts:
-                    raise BackendError(
-                        f"model {self._config.name}: upstream unreachable ({type(error).__name__})"
-                    ) from error
-            except httpx.TimeoutException as error:
+                    name = self._config.name
+                    raise BackendError(f"model {name}: upstream unreachable ({error})") from error
+            except ReadTimeout as error:
                 raise _timeout(self._config.name) from error
-            except httpx.HTTPError as error:
+            except UpstreamFailure as error:
                 raise BackendError(
                     f"model {self._config.name}: upstream connection failed ({type(error).__name__})"
                 ) from error
         raise AssertionError("unreachable")
 
     async def _post(self, path: str, body: JSON) -> JSON:
-        response = await self._send(path, body, stream=False)
+        response = await self._send(path, body)
         try:
-            payload = _json(response.content)
-        except httpx.HTTPError as error:
+            payload = _json(await response.read())
+        except ReadTimeout as error:
+            raise _timeout(self._config.name) from error
+        except UpstreamFailure as error:
             raise BackendError(f"model {self._config.name}: upstream read failed") from error
         self._raise_for_status(response.status_code, payload, response.headers)
         payload["model"] = self._config.name
         return payload
 
     async def _stream(self, path: str, body: JSON) -> AsyncIterator[JSON]:
-        response = await self._send(path, body, stream=True)
+        response = await self._send(path, body)
+        name = self._config.name
         try:
             if response.status_code >= 400:
-                await response.aread()
-                self._raise_for_status(response.status_code, _json(response.content), response.headers)
+                self._raise_for_status(response.status_code, _json(await response.read()), response.headers)
             async for line in response.aiter_lines():
-                if not line.startswith("data:"):
+                if not line.startswith(b"data:"):
                     continue
                 data = line[5:].strip()
-                if data == "[DONE]":
+                if data == b"[DONE]":
                     return
-                chunk = _json(data.encode())
+                chunk = _json(data)
                 if "error" in chunk and "choices" not in chunk:
-                    raise BackendError(f"model {self._config.name}: upstream error mid-stream")
-                chunk["model"] = self._config.name
+                    raise BackendError(f"model {name}: upstream error mid-stream")
+                chunk["model"] = name
                 yield chunk
-        except httpx.TimeoutException as error:
-            raise _timeout(self._config.name) from error
-        except httpx.HTTPError as error:
-            raise BackendError(f"model {self._config.name}: upstream stream broke") from error
+        except ReadTimeout as error:
+            raise _timeout(name) from error
+        except UpstreamFailure as error:
+            raise BackendError(f"model {name}: upstream stream broke") from error
         finally:
             await response.aclose()
 
-    def _raise_for_status(self, status: int, payload: JSON, headers: httpx.Headers) -> None:
+    def _raise_for_status(self, status: int, payload: JSON, headers: Mapping[str, str]) -> None:
         if status < 400:
             return
         name = self._config.name
@@ -159,6 +184,72 @@ class OpenAICompatibleBackend:
         if status >= 500:
             raise BackendError(f"model {name}: upstream failed ({status})")
         raise UpstreamRejected(status, payload)
+
+
+def _uses_proxy(base_url: str) -> bool:
+    """Whether the environment routes this URL through a proxy (HTTP(S)_PROXY, ALL_PROXY, NO_PROXY)."""
+    url = urlsplit(base_url)
+    proxies = getproxies()
+    if not (proxies.get(url.scheme) or proxies.get("all")):
+        return False
+    return not proxy_bypass(url.netloc)
+
+
+class _HttpxResponse:
+    def __init__(self, response: httpx.Response) -> None:
+        self._response = response
+        self.status_code = response.status_code
+        self.headers: Mapping[str, str] = response.headers
+
+    async def read(self) -> bytes:
+        try:
+            return await self._response.aread()
+        except httpx.TimeoutException as error:
+            raise ReadTimeout("upstream timed out") from error
+        except httpx.HTTPError as error:
+            raise Broken(type(error).__name__) from error
+        finally:
+            await self._response.aclose()
+
+    async def aiter_lines(self) -> AsyncIterator[bytes]:
+        try:
+            async for line in self._response.aiter_lines():
+                yield line.encode()
+        except httpx.TimeoutException as error:
+            raise ReadTimeout("upstream timed out") from error
+        except httpx.HTTPError as error:
+            raise Broken(type(error).__name__) from error
+
+    async def aclose(self) -> None:
+        await self._response.aclose()
+
+
+class _HttpxTransport:
+    """Through an HTTP proxy named by the environment, which the lean pool does not speak."""
+
+    def __init__(self, base_url: str, headers: dict[str, str], config: ModelConfig) -> None:
+        self._client = httpx.AsyncClient(
+            base_url=base_url,
+            headers=headers,
+            timeout=httpx.Timeout(config.timeout_seconds, connect=config.connect_timeout_seconds),
+            limits=httpx.Limits(
+                max_connections=config.max_connections, max_keepalive_connections=config.max_connections
+            ),
+        )
+
+    async def post(self, path: str, body: bytes) -> _Response:
+        request = self._client.build_request("POST", path, content=body)
+        try:
+            return _HttpxResponse(await self._client.send(request, stream=True))
+        except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as error:
+            raise Unreachable(type(error).__name__) from error
+        except httpx.TimeoutException as error:
+            raise ReadTimeout("upstream timed out") from error
+        except httpx.HTTPError as error:
+            raise Broken(type(error).__name__) from error
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
 
 
 def _timeout(name: str) -> BackendError:

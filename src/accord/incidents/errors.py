@@ -21,5 +21,9 @@ class IncidentStateError(IncidentError):
     """The act does not fit the incident's status, e.g. decrypting a purged incident."""
 
 
+class IncidentKeyMismatch(IncidentError):
+    """The private key given does not open this incident's sealed text (another key pair)."""
+
+
 class IncidentInputError(IncidentError):
     """A note or resolution that is empty or too long."""

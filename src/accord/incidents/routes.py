@@ -21,6 +21,7 @@ from accord.incidents.errors import (
     IncidentAccessDenied,
     IncidentError,
     IncidentInputError,
+    IncidentKeyMismatch,
     IncidentNotFound,
     IncidentStateError,
 )
@@ -52,6 +53,13 @@ def _api_error(error: IncidentError) -> APIError:
         return APIError(403, str(error), code="insufficient_role")
     if isinstance(error, IncidentInputError):
         return APIError(400, str(error), code="invalid_incident_note")
+    if isinstance(error, IncidentKeyMismatch):
+        return APIError(
+            409,
+            "The quarantine private key configured on this server does not open this incident's text; "
+            "it was sealed to another key pair. Decrypt offline with the matching key.",
+            code="decryption_key_mismatch",
+        )
     if isinstance(error, IncidentStateError):
         return APIError(409, str(error), code="incident_state_conflict")
     return APIError(503, str(error), code="incident_store_unavailable", type="server_error")
@@ -101,7 +109,7 @@ async def decrypt_incident(request: Request) -> Response:
         raise APIError(
             409,
             "This server does not hold the quarantine private key, so it cannot decrypt. "
-            "Decrypt offline with 'accord incidents show ID --decrypt --key PATH'.",
+            "Decrypt offline with 'accord incidents show ID --decrypt --key PATH --as PRINCIPAL_ID'.",
             code="decryption_not_configured",
         )
     try:

@@ -34,6 +34,7 @@ from accord.incidents.errors import (
     IncidentAccessDenied,
     IncidentError,
     IncidentInputError,
+    IncidentKeyMismatch,
     IncidentNotFound,
     IncidentStateError,
 )
@@ -178,7 +179,7 @@ class IncidentService:
         try:
             plaintext = quarantine.unseal(private_key, incident_id, sealed)
         except quarantine.UnsealError as exc:
-            raise IncidentError(str(exc)) from None
+            raise IncidentKeyMismatch(str(exc)) from None
         await self._run(self._mark_investigating, incident_id)
         data = orjson.loads(plaintext)
         return QuarantinedText(
