@@ -187,6 +187,8 @@ class Pipeline:
         if verdict.error is not None:
             await self._record_refusal(exchange, verdict, "refused")
             raise verdict.error
+        if verdict.upstream_body is not None:
+            exchange.upstream_body = verdict.upstream_body
         return await self._complete_json(exchange, verdict)
 
     async def _read_json(self, request: Request) -> Any:

@@ -115,22 +115,32 @@ class GatewayProtections:
         return Verdict(outcome="allow", **common)
 
     async def admit_approved(self, exchange: Exchange, review_id: str) -> Verdict:
-        """A human approved this request: kill switches and markings still apply, the policy does not."""
+        """A human approved this request: kill switches, markings and redaction still apply, the
+        policy's deny and review rules do not."""
         blocked = self._killswitch_verdict(exchange)
         if blocked is not None:
             return blocked
         try:
             classification = await self._inspector.classify(exchange.view.joined)
+            if classification.exceeds(self._inspector.ceiling_rank):
+                return await self._spillage(exchange, classification, "request", exchange.view.segments)
+            engine = self._inspector.policy.current
+            redact = (
+                exchange.model.is_external
+                and engine.settings.redaction.redact_personal_data_for_external_backends
+                and any(self._inspector.personal_data.scan(exchange.view.joined).counts().values())
+            )
+        except APIError:
+            raise
         except Exception as error:
             raise _fail_closed("classification", error) from error
-        if classification.exceeds(self._inspector.ceiling_rank):
-            return await self._spillage(exchange, classification, "request", exchange.view.segments)
-        return Verdict(
-            outcome="allow",
-            codes=("review_approved",),
-            findings={"review_id": review_id},
-            bundle_version=self._inspector.policy.current.version,
+        common: dict[str, Any] = dict(
+            codes=("review_approved",), findings={"review_id": review_id}, bundle_version=engine.version
         )
+        if redact:
+            upstream_body = _redact_body(exchange, self._inspector.personal_data)
+            return Verdict(outcome="redact", upstream_body=upstream_body, **common)
+        return Verdict(outcome="allow", **common)
 
     def _killswitch_verdict(self, exchange: Exchange) -> Verdict | None:
         switch = self._killswitches.blocked(exchange.principal, exchange.model.name)

@@ -106,6 +106,20 @@ def benign_passes(api: OpenAI, gateway: LiveGateway, text: str, model: str = "fa
     assert len(upstream(gateway).requests()) == before + 1
 
 
+@pytest.fixture
+def parked(live_gateway: LiveGateway) -> Iterator[list[str]]:
+    """Reviews a misjudged prompt parked in the shared gateway; denied afterwards so none stays pending."""
+    review_ids: list[str] = []
+    yield review_ids
+    for review_id in review_ids:
+        denied = httpx.post(
+            f"{live_gateway.root}/admin/reviews/{review_id}/deny",
+            headers={"authorization": f"Bearer {live_gateway.keys['approver']}"},
+            json={"comment": "acceptance test: parked by mistake"},
+        )
+        assert denied.status_code == 200, denied.text
+
+
 # -- the red lines -------------------------------------------------------------------------------
 
 DOMESTIC, BULK, WEAPONS, DECISION = (
@@ -173,13 +187,15 @@ def _attempts(api: OpenAI, prompt: str) -> dict[str, Callable[[], object]]:
     ("code", "lang", "prompt"), RED_LINES, ids=[f"{c[7:]}-{lang}" for c, lang, _ in RED_LINES]
 )
 def test_each_red_line_is_refused_with_its_own_code_on_every_route(
-    live_gateway: LiveGateway, code: str, lang: str, prompt: str
+    live_gateway: LiveGateway, parked: list[str], code: str, lang: str, prompt: str
 ) -> None:
     api = client(live_gateway)
     upstream(live_gateway).reset()
     for route, attempt in _attempts(api, prompt).items():
         with pytest.raises(openai.PermissionDeniedError) as refused:
             attempt()
+        if review_id := error_body(refused.value).get("review_id"):
+            parked.append(str(review_id))
         try:
             assert_refused(refused.value, code, prompt)
         except AssertionError as error:
@@ -425,7 +441,7 @@ def test_targeted_surveillance_waits_for_approval_and_survives_a_restart(
         assert set(review_ids.values()) <= {r["id"] for r in listing.json()["data"]}
         assert "Volkov" not in listing.text, "listings carry metadata only"
 
-    with launch_gateway(home, "", upstream=fake, keys=keys) as gateway:
+    with launch_gateway(home, live_deployment(fake.base_url), upstream=fake, keys=keys) as gateway:
         assert _get(gateway, f"/v1/accord/reviews/{approve_id}", "user").json()["status"] == "pending"
         # The submitter cannot wave their own request through.
         assert (
@@ -665,37 +681,28 @@ ORDINARY_DAY = [
 ]  # fmt: skip
 
 
-def test_a_day_of_ordinary_admin_and_logistics_work_passes(live_gateway: LiveGateway) -> None:
+def test_a_day_of_ordinary_admin_and_logistics_work_passes(
+    live_gateway: LiveGateway, parked: list[str]
+) -> None:
     assert len(ORDINARY_DAY) >= 60 and len(set(ORDINARY_DAY)) == len(ORDINARY_DAY)
     staff = [client(live_gateway, "user"), client(live_gateway, "deu_user")]
     fake = upstream(live_gateway)
     fake.reset()
     false_refusals: list[str] = []
-    parked: list[str] = []
     answered = 0
-    try:
-        for number, prompt in enumerate(ORDINARY_DAY):
-            try:
-                answer = staff[number % 2].chat.completions.create(
-                    model="fake-chat", messages=[{"role": "user", "content": prompt}]
-                )
-            except openai.APIStatusError as refused:
-                body = error_body(refused)
-                false_refusals.append(f"{refused.status_code} {body.get('code')}: {prompt}")
-                if body.get("review_id"):
-                    parked.append(str(body["review_id"]))
-                continue
-            assert answer.choices[0].message.content == prompt
-            answered += 1
-    finally:
-        # A false positive parks a review; decide it so no pending review outlives this test.
-        for review_id in parked:
-            _post(
-                live_gateway,
-                f"/admin/reviews/{review_id}/deny",
-                "approver",
-                {"comment": "acceptance test: an ordinary prompt parked by mistake"},
+    for number, prompt in enumerate(ORDINARY_DAY):
+        try:
+            answer = staff[number % 2].chat.completions.create(
+                model="fake-chat", messages=[{"role": "user", "content": prompt}]
             )
+        except openai.APIStatusError as refused:
+            body = error_body(refused)
+            false_refusals.append(f"{refused.status_code} {body.get('code')}: {prompt}")
+            if body.get("review_id"):
+                parked.append(str(body["review_id"]))
+            continue
+        assert answer.choices[0].message.content == prompt
+        answered += 1
     assert len(fake.requests()) == answered
     assert not false_refusals, (
         f"{len(false_refusals)} of {len(ORDINARY_DAY)} ordinary prompts refused:\n"

@@ -45,7 +45,11 @@ def test_benign_admin_work_is_allowed(engine: PolicyEngine) -> None:
         ),
         ({"intent_scores": {"bulk_collection": 0.9}}, "policy_bulk_collection", "deny_bulk_collection"),
         ({"distinct_identifiers": 500}, "policy_bulk_collection", "deny_bulk_collection"),
-        ({"volume_distinct": {"24h": 5000}}, "policy_bulk_collection", "deny_bulk_collection"),
+        (
+            {"volume_distinct": {"24h": 5000}, "distinct_identifiers": 3},
+            "policy_bulk_collection",
+            "deny_bulk_collection",
+        ),
         (
             {"intent_categories": frozenset({"autonomous_weapons"})},
             "policy_autonomous_weapons",
@@ -71,6 +75,28 @@ def test_red_lines_deny_with_their_code(
     assert d.codes == (code,)
     assert d.policy_ids == (policy_id,)
     assert d.reasons
+
+
+def test_over_the_window_only_requests_adding_identifiers_are_refused(engine: PolicyEngine) -> None:
+    over = {"volume_distinct": {"1h": 5000, "24h": 5000}}
+    assert engine.decide(ask(**over, distinct_identifiers=1)).codes == ("policy_bulk_collection",)
+    assert engine.decide(ask(**over, distinct_identifiers=0)).outcome == "allow"
+
+
+def test_the_most_specific_red_line_leads_when_several_match(engine: PolicyEngine) -> None:
+    intel = dataclasses.replace(MILITARY, agency_kind=AgencyKind.INTELLIGENCE)
+    both = frozenset({"bulk_collection", "domestic_surveillance"})
+    by_intel = engine.decide(ask(intel, intent_categories=both))
+    assert by_intel.codes[0] == "policy_intelligence_surveillance"
+    assert set(by_intel.codes) == {
+        "policy_intelligence_surveillance",
+        "policy_domestic_surveillance",
+        "policy_bulk_collection",
+    }
+    assert engine.decide(ask(intent_categories=both)).codes == (
+        "policy_domestic_surveillance",
+        "policy_bulk_collection",
+    )
 
 
 def test_score_below_threshold_is_not_a_category(engine: PolicyEngine) -> None:

@@ -18,6 +18,7 @@ import asyncio
 import ssl
 from collections import deque
 from collections.abc import AsyncIterator
+from typing import cast
 from urllib.parse import urlsplit
 
 import httptools
@@ -69,8 +70,7 @@ class _Connection(asyncio.Protocol):
     # -- asyncio.Protocol --------------------------------------------------------------------------
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
+        self.transport = cast(asyncio.Transport, transport)  # uvloop's is not an asyncio.Transport subclass
 
     def data_received(self, data: bytes) -> None:
         try:
@@ -236,6 +236,8 @@ class Response:
         """Body lines without their terminators (LF, CRLF or CR, as server-sent events allow)."""
         pending = b""
         while (chunk := await self._connection.next_chunk(self._timeout)) is not None:
+            if not chunk:
+                continue
             lines = (pending + chunk).splitlines(keepends=True)
             # An unterminated tail, or one ending in CR (half of a CRLF?), waits for more data.
             pending = b"" if lines[-1].endswith(b"\n") else lines.pop()

@@ -46,8 +46,11 @@ def read_credential(config: ModelConfig) -> str | None:
 
 
 class _Response(Protocol):
-    status_code: int
-    headers: Mapping[str, str]
+    @property
+    def status_code(self) -> int: ...
+
+    @property
+    def headers(self) -> Mapping[str, str]: ...
 
     async def read(self) -> bytes: ...
 

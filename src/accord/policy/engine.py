@@ -119,10 +119,14 @@ _REASONS = {
 }
 
 
+_MEMO_LIMIT = 4096
+
+
 @dataclass(frozen=True, slots=True)
 class _Rule:
     policy_id: str
     code: str
+    order: int = 0  # position in the bundle: when several rules match, the first one's code leads
 
 
 class PolicyEngine:
@@ -141,6 +145,9 @@ class PolicyEngine:
         self.source = source
         self._schema = cedarpy.Schema.from_str(schema)
         self._sets = sets
+        # Decisions are a pure function of the Cedar request, and the engine never changes: memoise
+        # them (bounded) so a hot bundle answers repeated shapes of request without asking Cedar.
+        self._memo: dict[tuple[object, ...], Decision] = {}
 
     @property
     def intent_thresholds(self) -> dict[str, float]:
@@ -163,11 +170,38 @@ class PolicyEngine:
     def decide(self, inp: PolicyInput) -> Decision:
         if inp.action not in ACTIONS:
             raise PolicyError(f"unknown action {inp.action!r}")
+        context = self._context(inp)
+        principal = inp.principal
+        roles = sorted(str(r) for r in principal.roles)
+        key = (
+            principal.id,
+            principal.nation,
+            principal.organisation,
+            str(principal.agency_kind),
+            *roles,
+            "",  # ends the variable-length roles
+            inp.action,
+            inp.model,
+            inp.backend_external,
+            *context.values(),
+        )
+        try:
+            decision = self._memo.get(key)
+        except TypeError:  # a context value that cannot be a key: decide without the memo
+            return self._evaluate(inp, context, roles)
+        if decision is None:
+            decision = self._evaluate(inp, context, roles)
+            if len(self._memo) >= _MEMO_LIMIT:
+                self._memo.clear()
+            self._memo[key] = decision
+        return decision
+
+    def _evaluate(self, inp: PolicyInput, context: dict[str, object], roles: list[str]) -> Decision:
         request = {
             "principal": {"type": "Accord::Principal", "id": inp.principal.id},
             "action": {"type": "Accord::Action", "id": inp.action},
             "resource": {"type": "Accord::Model", "id": inp.model},
-            "context": self._context(inp),
+            "context": context,
         }
         entities = [
             {
@@ -176,7 +210,7 @@ class PolicyEngine:
                     "nation": inp.principal.nation,
                     "organisation": inp.principal.organisation,
                     "agency_kind": str(inp.principal.agency_kind),
-                    "roles": sorted(str(r) for r in inp.principal.roles),
+                    "roles": roles,
                 },
                 "parents": [],
             },
@@ -213,7 +247,7 @@ class PolicyEngine:
         return result
 
     def _decision(self, outcome: Outcome, rules: list[_Rule]) -> Decision:
-        rules = sorted(rules, key=lambda r: r.policy_id)
+        rules = sorted(rules, key=lambda r: (r.order, r.policy_id))
         codes = tuple(dict.fromkeys(r.code for r in rules if r.code))
         return Decision(
             outcome=outcome,
@@ -231,9 +265,11 @@ class PolicyEngine:
             for name in INTENT_CATEGORIES
         }
         windows = s.bulk_collection.distinct_identifiers_per_window
-        volume_exceeded = (
-            inp.distinct_identifiers >= s.bulk_collection.distinct_identifiers_per_request
-            or any(inp.volume_distinct.get(window, 0) >= limit for window, limit in windows.items())
+        # Over a window's limit, a request that adds person identifiers is refused; one without
+        # personal data is not (the principal may still do its other work).
+        volume_exceeded = inp.distinct_identifiers >= s.bulk_collection.distinct_identifiers_per_request or (
+            inp.distinct_identifiers > 0
+            and any(inp.volume_distinct.get(window, 0) >= limit for window, limit in windows.items())
         )
         return {
             "classification_rank": inp.classification_rank,
@@ -303,8 +339,8 @@ def _load(directory: Path) -> PolicyEngine:
         # Cedar renumbers policies policy0.. in text order; map those ids back to the @id annotations.
         reparsed = json.loads(cedarpy.policies_to_json_str(text))["staticPolicies"]
         rules = {
-            key: _Rule(p["annotations"]["id"], p["annotations"].get("code", ""))
-            for key, p in reparsed.items()
+            key: _Rule(p["annotations"]["id"], p["annotations"].get("code", ""), order)
+            for order, (key, p) in enumerate(reparsed.items())
         }
         sets[outcome] = (cedarpy.PolicySet.from_str(text), rules)
     return PolicyEngine(settings, schema, sets, digest.hexdigest(), str(directory))
