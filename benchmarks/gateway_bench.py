@@ -51,7 +51,7 @@ HERE = Path(__file__).resolve().parent
 VENV_BIN = Path(sys.executable).parent
 PROMPTS = [
     "Draft a note confirming the fuel delivery on Tuesday.",
-    "Summarise the agenda for the logistics coordination meeting.",
+    "Explain the difference between a purchase order and an invoice.",
     "Write a polite reminder about the training room booking.",
 ]
 RESULTS = HERE / "results" / "gateway.json"
@@ -157,6 +157,28 @@ def measure(
         result.cpu_seconds * 1000 / result.requests if result.requests else None
     )
     return row
+
+
+def preflight(server: Server) -> None:
+    """Every prompt must be answered 200 (allowed by the policy), or the figures would mix in refusals."""
+    for stream in (False, True):
+        for payload in bodies(stream):
+            data = json.dumps(payload).encode()
+            with socket.create_connection(("127.0.0.1", server.port), timeout=30) as sock:
+                head = (
+                    f"POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n"
+                    f"Content-Type: application/json\r\nContent-Length: {len(data)}\r\n"
+                    + "".join(f"{name}: {value}\r\n" for name, value in server.headers.items())
+                    + "\r\n"
+                )
+                sock.sendall(head.encode() + data)
+                answer = b""
+                while chunk := sock.recv(65536):
+                    answer += chunk
+            status = answer.split(b" ", 2)[1].decode()
+            if status != "200":
+                body = answer.partition(b"\r\n\r\n")[2][:300].decode(errors="replace")
+                raise RuntimeError(f"{server.name} answered {status} to {payload['messages']}: {body}")
 
 
 def run_cell(
@@ -300,6 +322,7 @@ def main() -> None:
             server = direct
             if name != "direct":
                 server = start_server(name, home, server_cpus, key, processes)
+                preflight(server)
             try:
                 for stream in modes:
                     for concurrency in levels:

@@ -1,6 +1,6 @@
 """Precision and recall of the intent detector on the held-out evaluation set.
 
-    .venv/bin/python benchmarks/intent_eval.py [--set eval|holdout] [--embedding] [--decided-only]
+    .venv/bin/python benchmarks/intent_eval.py [--set eval|holdout|regression] [--embedding] [--decided-only]
                                                [--show-misses]
 
 Writes the figures to benchmarks/results/intent_<set>.json as well.
@@ -20,6 +20,8 @@ SETS = {
     "eval": ROOT / "tests" / "data" / "intent" / "eval.jsonl",
     # written after the lexicon and training data were frozen, never used for tuning
     "holdout": ROOT / "tests" / "data" / "intent" / "holdout.jsonl",
+    # misses and false positives found by tests/e2e/test_policy_live.py, plus paraphrases of them
+    "regression": ROOT / "tests" / "data" / "intent" / "regression.jsonl",
 }
 
 

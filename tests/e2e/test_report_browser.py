@@ -1,8 +1,8 @@
 """Issue 5 acceptance, live: the transparency report as a person sees it, in headless Chromium.
 
 A gateway of its own serves a known mix of traffic (answered, refused by a red line, a spillage, from
-two nations and two agency kinds) and an operator flips a kill switch for another nation. The report
-is rendered from `accord report --format html` and from `/admin/reports/transparency?format=html`:
+two nations and three agency kinds) and an operator flips kill switches for FRA, DEU and everything.
+The report is rendered from `accord report --format html` and from `/admin/reports/transparency?format=html`:
 the charts are drawn (SVG with non-zero size, bars proportional to the counts), the per-nation figures
 are the traffic sent, no prompt text appears, an overseer sees every nation, a tenant admin only
 their own, and a plain user is refused with 403.
@@ -54,7 +54,6 @@ TRAFFIC: list[tuple[str, str, str | None]] = [
     ("deu_user", MARKED, "classification_exceeds_ceiling"),
 ]
 NATION = {"user": "USA", "intel": "USA", "deu_user": "DEU"}
-SWITCH_ACTS = ["killswitch.engaged", "killswitch.released"]  # the FRA switch, on and off
 AGENCY = {"user": "military", "intel": "intelligence", "deu_user": "civil"}
 
 
@@ -75,6 +74,8 @@ class Scenario:
     by_nation: dict[str, list[int]] = field(default_factory=dict)
     by_agency: dict[str, int] = field(default_factory=dict)
     by_code: dict[str, int] = field(default_factory=dict)
+    # "FRA", "DEU", "global" -> the kill-switch rows (act, target) that switch left, in order
+    switches: dict[str, list[list[str]]] = field(default_factory=dict)
 
     def query(self, output: str = "html") -> str:
         return urlencode({"from": self.start, "to": self.end, "format": output})
@@ -82,7 +83,7 @@ class Scenario:
 
 @pytest.fixture(scope="module")
 def scenario(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Scenario]:
-    """A gateway of its own with exactly TRAFFIC in its ledger, plus a kill switch on FRA."""
+    """A gateway of its own with exactly TRAFFIC in its ledger, then kill switches on FRA, DEU, all."""
     home = tmp_path_factory.mktemp("report-home")
     now = datetime.now(UTC)
     stamp = "%Y-%m-%dT%H:%M:%SZ"
@@ -111,28 +112,44 @@ def scenario(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Scenario]:
                 tally[2] += 1
                 run.by_code[code] = run.by_code.get(code, 0) + 1
         operator = {"authorization": f"Bearer {gateway.keys['operator']}"}
-        engaged = httpx.post(
-            f"{gateway.root}/admin/killswitches",
-            headers=operator,
-            json={"scope": "nation", "target": "FRA", "reason": "report drill"},
-        )
-        assert engaged.status_code == 201, engaged.text
-        released = httpx.delete(f"{gateway.root}/admin/killswitches/{engaged.json()['id']}", headers=operator)
-        assert released.status_code == 200, released.text
+        # After the traffic, so none of these switches refuses a request counted above.
+        for scope, target in (("nation", "FRA"), ("nation", "DEU"), ("global", "")):
+            engaged = httpx.post(
+                f"{gateway.root}/admin/killswitches",
+                headers=operator,
+                json={"scope": scope, "target": target, "reason": "report drill"},
+            )
+            assert engaged.status_code == 201, engaged.text
+            switch_id = engaged.json()["id"]
+            released = httpx.delete(f"{gateway.root}/admin/killswitches/{switch_id}", headers=operator)
+            assert released.status_code == 200, released.text
+            run.switches[target or scope] = [
+                ["killswitch.engaged", f"{scope}:{target}"],
+                ["killswitch.released", switch_id],
+            ]
         # Sequence and sign everything, so the report (built on the latest checkpoint) covers it all.
         exported = accord(home, "ledger", "export", "--out", str(home / "bundle"))
         assert exported.returncode == 0, exported.stderr
         yield run
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
+@pytest.fixture(scope="module", autouse=True)
+def needs_chromium() -> None:
+    """Checked before the gateway starts, so a machine without a browser skips (or fails) at once."""
     if not CHROMIUM.exists():
         _unavailable(f"{CHROMIUM} is not installed (apt-get install -y chromium)")
     try:
-        from playwright.sync_api import sync_playwright
+        import playwright.sync_api  # noqa: F401
     except ImportError as error:
         _unavailable(f"playwright is not importable ({error})")
+
+
+@pytest.fixture(scope="module")
+def browser(scenario: Scenario) -> Iterator[Browser]:
+    """Headless Chromium. Started after ``scenario``: Playwright's sync API keeps an event loop
+    running in this thread, and launching the gateway needs ``asyncio.run``."""
+    from playwright.sync_api import sync_playwright
+
     with sync_playwright() as playwright:
         chromium = playwright.chromium.launch(executable_path=str(CHROMIUM))
         try:
@@ -142,20 +159,31 @@ def browser() -> Iterator[Browser]:
 
 
 def bars(page: Page, heading: str) -> list[dict[str, Any]]:
-    """The first chart after ``heading``: each bar's label, value and rendered size."""
+    """The first chart after ``heading``: each bar's label, value and rendered size. Every label and
+    value must be drawn inside the chart and clear of its bar (legible, not clipped or overlapped)."""
     chart = page.locator(f'h2:text-is("{heading}") ~ svg').first
     box = chart.bounding_box()
     assert box is not None and box["width"] > 0 and box["height"] > 0, f"chart after {heading} not drawn"
     result: list[dict[str, Any]] = page.evaluate(
-        """(svg) => [...svg.querySelectorAll('rect')].map((rect) => {
+        """(svg) => {
+            const frame = svg.getBoundingClientRect();
             const texts = [...svg.querySelectorAll('text')];
-            const i = [...svg.querySelectorAll('rect')].indexOf(rect);
-            const r = rect.getBoundingClientRect();
-            return {label: texts[2 * i].textContent, value: Number(texts[2 * i + 1].textContent),
-                    width: r.width, height: r.height};
-        })""",
+            return [...svg.querySelectorAll('rect')].map((rect, i) => {
+                const r = rect.getBoundingClientRect();
+                const label = texts[2 * i].getBoundingClientRect();
+                const value = texts[2 * i + 1].getBoundingClientRect();
+                return {
+                    label: texts[2 * i].textContent, value: Number(texts[2 * i + 1].textContent),
+                    width: r.width, height: r.height,
+                    label_clear: frame.left <= label.left && label.right <= r.left,
+                    value_clear: r.right <= value.left && value.right <= frame.right,
+                };
+            });
+        }""",
         chart.element_handle(),
     )
+    for bar in result:
+        assert bar["label_clear"] and bar["value_clear"], f"{heading}: text of {bar} overlaps or is clipped"
     return result
 
 
@@ -173,6 +201,11 @@ def rows(page: Page, heading: str) -> list[list[str]]:
     """The data rows (cells as text) of the table after ``heading``; none if it has no table."""
     found = page.locator(f'h2:text-is("{heading}") + table tr')
     return [found.nth(i).locator("td").all_inner_texts() for i in range(1, found.count())]
+
+
+def events(page: Page) -> list[list[str]]:
+    """The kill-switch table as (act, target) rows; the time column is left out."""
+    return [row[1:] for row in rows(page, "Kill-switch events")]
 
 
 def check_report(page: Page, run: Scenario, nations: set[str]) -> None:
@@ -218,7 +251,7 @@ def check_report(page: Page, run: Scenario, nations: set[str]) -> None:
     assert len(spillage) == 1 and spillage[0][1] == "DEU", spillage  # the one marked prompt (DEU's)
 
 
-def test_cli_html_report_renders_in_chromium(browser: Browser, scenario: Scenario, tmp_path: Path) -> None:
+def test_cli_html_report_renders_in_chromium(scenario: Scenario, browser: Browser, tmp_path: Path) -> None:
     out = tmp_path / "report.html"
     result = accord(
         scenario.gateway.home,
@@ -238,7 +271,7 @@ def test_cli_html_report_renders_in_chromium(browser: Browser, scenario: Scenari
     assert page.title().startswith("Accord transparency report")
     check_report(page, scenario, {"USA", "DEU"})
     assert "(all nations)" in page.inner_text("body")
-    assert [r[1] for r in rows(page, "Kill-switch events")] == SWITCH_ACTS
+    assert events(page) == [row for rows_ in scenario.switches.values() for row in rows_]
     page.close()
 
 
@@ -250,28 +283,29 @@ def report_page(browser: Browser, run: Scenario, key: str) -> tuple[int, Page]:
     return response.status, page
 
 
-def test_overseer_sees_every_nation_over_the_admin_api(browser: Browser, scenario: Scenario) -> None:
+def test_overseer_sees_every_nation_over_the_admin_api(scenario: Scenario, browser: Browser) -> None:
     status, page = report_page(browser, scenario, "operator")  # the operator key holds the overseer role
     assert status == 200
     check_report(page, scenario, {"USA", "DEU"})
     assert "(all nations)" in page.inner_text("body")
     assert set(table(page, "Per agency kind")) == set(scenario.by_agency)
     assert {k: v[0] for k, v in table(page, "Per agency kind").items()} == scenario.by_agency
-    assert [r[1] for r in rows(page, "Kill-switch events")] == SWITCH_ACTS
+    assert events(page) == [row for rows_ in scenario.switches.values() for row in rows_]
     page.context.close()
 
 
-def test_tenant_admin_sees_only_their_nation(browser: Browser, scenario: Scenario) -> None:
+def test_tenant_admin_sees_only_their_nation(scenario: Scenario, browser: Browser) -> None:
     status, page = report_page(browser, scenario, "deu_admin")
     assert status == 200
     check_report(page, scenario, {"DEU"})
     assert "(nation DEU)" in page.inner_text("body")
     assert set(table(page, "Per agency kind")) == {"civil"}
-    assert rows(page, "Kill-switch events") == []  # the FRA switch is not DEU's business
+    # DEU's own switch and the global one, engaged and released; FRA's is not DEU's business.
+    assert events(page) == scenario.switches["DEU"] + scenario.switches["global"]
     page.context.close()
 
 
-def test_plain_user_is_refused(browser: Browser, scenario: Scenario) -> None:
+def test_plain_user_is_refused(scenario: Scenario, browser: Browser) -> None:
     status, page = report_page(browser, scenario, "user")
     assert status == 403
     assert "insufficient_role" in page.content()

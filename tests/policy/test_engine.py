@@ -78,7 +78,7 @@ def test_red_lines_deny_with_their_code(
 
 
 def test_over_the_window_only_requests_adding_identifiers_are_refused(engine: PolicyEngine) -> None:
-    over = {"volume_distinct": {"1h": 5000, "24h": 5000}}
+    over: dict[str, Any] = {"volume_distinct": {"1h": 5000, "24h": 5000}}
     assert engine.decide(ask(**over, distinct_identifiers=1)).codes == ("policy_bulk_collection",)
     assert engine.decide(ask(**over, distinct_identifiers=0)).outcome == "allow"
 

@@ -8,6 +8,7 @@ file and is never logged.
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import AsyncIterator, Mapping
 from typing import Any, Protocol
@@ -28,6 +29,8 @@ from accord.backends.base import (
 )
 from accord.backends.http1 import Broken, Pool, ReadTimeout, Unreachable, UpstreamFailure
 from accord.deployment import ModelConfig
+
+log = logging.getLogger("accord.backends")
 
 
 def read_credential(config: ModelConfig) -> str | None:
@@ -75,6 +78,7 @@ class OpenAICompatibleBackend:
         if credential:
             headers["authorization"] = f"Bearer {credential}"
         base_url = config.base_url.rstrip("/") + "/"
+        self._path = urlsplit(base_url).path  # for the log: never the host's userinfo or a query
         self._transport: _Transport
         if _uses_proxy(base_url):
             self._transport = _HttpxTransport(base_url, headers, config)
@@ -122,18 +126,22 @@ class OpenAICompatibleBackend:
         attempts = self._config.retries + 1
         for attempt in range(attempts):
             try:
-                return await self._transport.post(path, payload)
+                response = await self._transport.post(path, payload)
             except Unreachable as error:
                 # Nothing was sent, so trying again cannot make the upstream act twice.
                 if attempt + 1 == attempts:
                     name = self._config.name
                     raise BackendError(f"model {name}: upstream unreachable ({error})") from error
+                continue
             except ReadTimeout as error:
                 raise _timeout(self._config.name) from error
             except UpstreamFailure as error:
                 raise BackendError(
                     f"model {self._config.name}: upstream connection failed ({type(error).__name__})"
                 ) from error
+            # Debug level: a line per upstream call is a cost on the hot path (httpx logged at info).
+            log.debug("model %s: POST %s%s -> %d", self._config.name, self._path, path, response.status_code)
+            return response
         raise AssertionError("unreachable")
 
     async def _post(self, path: str, body: JSON) -> JSON:

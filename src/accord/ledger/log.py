@@ -40,6 +40,11 @@ class ProofUnavailable(LookupError):
     """No such entry, or it is not yet covered by a signed checkpoint."""
 
 
+def _expire(done: asyncio.Future[None]) -> None:
+    if not done.done():
+        done.set_exception(LedgerUnavailable("the ledger did not commit in time"))
+
+
 @dataclass(frozen=True, slots=True)
 class Receipt:
     entry_id: str
@@ -114,12 +119,16 @@ class Ledger:
             record=data,
             queued_at_us=queued_at,
         )
-        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        loop = asyncio.get_running_loop()
+        done: asyncio.Future[None] = loop.create_future()
         self._pending.put_nowait(_Pending(row, done))
+        # A timer on the future itself (not wait_for + shield: two more futures and a task per
+        # request). The writer skips futures already settled, so a late commit is harmless.
+        timer = loop.call_later(self._append_timeout, _expire, done)
         try:
-            await asyncio.wait_for(asyncio.shield(done), self._append_timeout)
-        except TimeoutError as exc:
-            raise LedgerUnavailable("the ledger did not commit in time") from exc
+            await done
+        finally:
+            timer.cancel()
         return Receipt(entry_id=row.entry_id, queued_at=from_us(queued_at))
 
     async def _write_loop(self) -> None:

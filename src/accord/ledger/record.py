@@ -13,7 +13,7 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 RECORD_VERSION = 1
 DECISIONS = frozenset({"allow", "deny", "review", "redact"})
@@ -44,8 +44,27 @@ def parse_time(text: str) -> datetime:
         raise InvalidRecord(f"not an RFC 3339 UTC time with microseconds: {text!r}") from exc
 
 
+_EXACT_SCALARS = frozenset({str, int, bool, type(None)})
+
+
 def _plain(value: object) -> JSONValue:
     """Reduce to JSON types with no floats; reject anything ambiguous."""
+    # Fast paths for the exact built-in types a record is made of (every request writes a record);
+    # anything else, subclasses included, takes the general path below with the same outcome.
+    kind = type(value)
+    if kind in _EXACT_SCALARS:
+        return value
+    if kind is dict:
+        mapping = cast(dict[object, object], value)
+        if not all(isinstance(k, str) for k in mapping):
+            raise InvalidRecord("record mapping keys must be strings")
+        return {k: _plain(v) for k, v in mapping.items()}
+    if kind is list or kind is tuple:
+        return [_plain(v) for v in cast(Sequence[object], value)]
+    return _plain_general(value)
+
+
+def _plain_general(value: object) -> JSONValue:
     if value is None or isinstance(value, bool | int | str):
         return value
     if isinstance(value, float):
@@ -65,10 +84,13 @@ def _plain(value: object) -> JSONValue:
     raise InvalidRecord(f"cannot encode {type(value).__name__} in a record")
 
 
+# What json.dumps(..., sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+# builds on every call, built once.
+_DUMPS = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode
+
+
 def canonical_json(value: object) -> bytes:
-    return json.dumps(
-        _plain(value), sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
-    ).encode("utf-8")
+    return _DUMPS(_plain(value)).encode("utf-8")
 
 
 def _reject_float(text: str) -> object:

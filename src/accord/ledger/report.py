@@ -137,6 +137,8 @@ class TransparencyReport:
             nation = self.scope.nation
             concerns = (
                 target.lower() in _GLOBAL_TARGETS
+                or target.partition(":")[0].lower() in _GLOBAL_TARGETS  # engaged: "global:"
+                or details.get("scope") == "global"  # released: target is the switch id
                 or target == nation
                 or target.endswith(f":{nation}")
                 or details.get("nation") == nation

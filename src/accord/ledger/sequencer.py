@@ -5,7 +5,8 @@ advisory lock, released by commit or by the connection dying; SQLite: ``BEGIN IM
 tree size, give the oldest queued records the next consecutive indices, store their leaves and every
 perfect node they complete, delete them from the queue and, when due, sign a checkpoint. A crash
 anywhere rolls the whole step back and the records stay queued, so nothing acknowledged is lost and
-no index is ever given twice.
+no index is ever given twice. On SQLite the batch is read and hashed before the write lock is taken
+(appends wait for that lock) and used only if the tree size read under the lock is the one planned on.
 """
 
 from __future__ import annotations
@@ -19,8 +20,17 @@ from sqlalchemy import Connection, func, select
 from accord.ledger.checkpoint import Checkpoint, CheckpointSigner
 from accord.ledger.merkle import CompactRange, frontier_nodes, leaf_hash
 from accord.ledger.record import Entry
-from accord.ledger.store import LedgerStore, StoredCheckpoint
+from accord.ledger.store import LedgerStore, QueuedRecord, StoredCheckpoint
 from accord.ledger.timeutil import from_us, now_us
+
+
+@dataclass(frozen=True, slots=True)
+class _Plan:
+    size: int
+    frontier: CompactRange
+    pending: list[tuple[int, QueuedRecord]]
+    entries: list[dict[str, object]]
+    nodes: list[tuple[int, int, bytes]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,36 +68,52 @@ class Sequencer:
     def integrate_once(self, *, force_checkpoint: bool = False, wait_for_lock: bool = False) -> Integration:
         if not force_checkpoint and self._idle():
             return Integration(self._frontier.size, 0, backlog=False)
-        with self._guard, self._store.write_engine.begin() as conn:
-            if self._store.is_postgres and not self._lock(conn, wait_for_lock):
-                return Integration(tree_size=-1, integrated=0, backlog=False, locked_out=True)
-            size = self._store.tree_size(conn)
-            frontier = self._load_frontier(conn, size)
-            pending = self._store.pending(conn, self._batch_size)
-            entries: list[dict[str, object]] = []
-            nodes: list[tuple[int, int, bytes]] = []
-            sequenced_at = now_us()
-            for _, queued in pending:
-                leaf = Entry.wrap(frontier.size, queued.entry_id, queued.record)
-                digest = leaf_hash(leaf)
-                entries.append(
-                    {
-                        "idx": frontier.size,
-                        "entry_id": queued.entry_id,
-                        "request_id": queued.request_id,
-                        "leaf": leaf,
-                        "leaf_hash": digest,
-                        "queued_at_us": queued.queued_at_us,
-                        "sequenced_at_us": sequenced_at,
-                    }
-                )
-                nodes.extend(frontier.append(digest))
-            if pending:
-                self._store.integrate(conn, [queue_id for queue_id, _ in pending], entries, nodes)
-            signed_size = self._maybe_checkpoint(conn, frontier, force_checkpoint)
+        with self._guard:
+            plan = None
+            if self._store.is_sqlite:
+                # SQLite has one writer, and appends wait for it: read and hash the batch in a read
+                # transaction first, so the write lock is held only for the writes. The plan stands if
+                # the tree did not grow meanwhile (only an integration removes queued records).
+                with self._store.read_engine.begin() as conn:
+                    plan = self._plan(conn)
+            with self._store.write_lock, self._store.write_engine.begin() as conn:
+                if self._store.is_postgres and not self._lock(conn, wait_for_lock):
+                    return Integration(tree_size=-1, integrated=0, backlog=False, locked_out=True)
+                if plan is None or self._store.tree_size(conn) != plan.size:
+                    plan = self._plan(conn)
+                if plan.pending:
+                    queue_ids = [queue_id for queue_id, _ in plan.pending]
+                    self._store.integrate(conn, queue_ids, plan.entries, plan.nodes)
+                signed_size = self._maybe_checkpoint(conn, plan.frontier, force_checkpoint)
+        frontier, pending = plan.frontier, plan.pending
         self._frontier = frontier
         self._settled_at_us = now_us() if not pending and signed_size == frontier.size else 0
         return Integration(frontier.size, len(pending), backlog=len(pending) == self._batch_size)
+
+    def _plan(self, conn: Connection) -> _Plan:
+        """The next batch's leaves and the perfect-subtree nodes they complete, from ``conn``'s view."""
+        size = self._store.tree_size(conn)
+        frontier = self._load_frontier(conn, size)
+        pending = self._store.pending(conn, self._batch_size)
+        entries: list[dict[str, object]] = []
+        nodes: list[tuple[int, int, bytes]] = []
+        sequenced_at = now_us()
+        for _, queued in pending:
+            leaf = Entry.wrap(frontier.size, queued.entry_id, queued.record)
+            digest = leaf_hash(leaf)
+            entries.append(
+                {
+                    "idx": frontier.size,
+                    "entry_id": queued.entry_id,
+                    "request_id": queued.request_id,
+                    "leaf": leaf,
+                    "leaf_hash": digest,
+                    "queued_at_us": queued.queued_at_us,
+                    "sequenced_at_us": sequenced_at,
+                }
+            )
+            nodes.extend(frontier.append(digest))
+        return _Plan(size, frontier, pending, entries, nodes)
 
     def _idle(self) -> bool:
         """Skip the write transaction (and SQLite's write lock) when a read shows nothing queued and

@@ -173,6 +173,7 @@ class PolicyEngine:
         context = self._context(inp)
         principal = inp.principal
         roles = sorted(str(r) for r in principal.roles)
+        # The memo key must hold everything `_evaluate` reads: the Cedar request and entities.
         key = (
             principal.id,
             principal.nation,

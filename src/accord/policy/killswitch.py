@@ -161,8 +161,18 @@ class KillSwitchBoard:
         return await asyncio.to_thread(self.engage_sync, scope, target, reason, actor)
 
     async def release(self, switch_id: str, actor: Principal | None) -> KillSwitch:
-        await self._audit.record_admin_act(actor, "killswitch.released", switch_id, {})
+        # The record names what is released (scope, target), not only the id, so a reader of the
+        # ledger (a tenant's transparency report) can tell whom the release concerns.
+        row = await asyncio.to_thread(self._row, switch_id)
+        details: dict[str, object] = {} if row is None else {"scope": row.scope, "target": row.target}
+        if row is not None and row.scope == "nation":
+            details["nation"] = row.target
+        await self._audit.record_admin_act(actor, "killswitch.released", switch_id, details)
         return await asyncio.to_thread(self.release_sync, switch_id, actor)
+
+    def _row(self, switch_id: str) -> KillSwitchRow | None:
+        with Session(self._engine, expire_on_commit=False) as session:
+            return session.get(KillSwitchRow, switch_id)
 
     def _publish(self) -> None:
         if not self._redis_url:

@@ -34,3 +34,46 @@ def test_normalise_keeps_offsets() -> None:
     assert normalise(text) == "istanbul'da gözetim"
     lexicon = Lexicon.load()
     assert "surveil" in [lexicon.signals[m.signal].name for m in lexicon.match(normalise(text))]
+
+
+def _signals(text: str) -> set[str]:
+    lexicon = Lexicon.load()
+    return {lexicon.signals[m.signal].name for m in lexicon.match(normalise(text))}
+
+
+def test_interception_of_communications_has_its_own_cues_in_every_language() -> None:
+    for text in [
+        "Wiretap his phone",
+        "Mets sur écoute le téléphone",
+        "Höre die Telefonate ab",
+        "Pincha el teléfono",
+        "Metti sotto controllo il telefono",
+        "Załóż podsłuch",
+        "Tap de telefoon af",
+        "Coloque sob escuta",
+        "Telefonunu dinle",
+    ]:
+        assert "intercept_comms" in _signals(text), text
+
+
+def test_intercepting_a_delivery_is_not_a_communications_cue() -> None:
+    for text in [
+        "Intercept the delivery before it leaves the depot.",
+        "Intercept any duplicate purchase orders.",
+        "Intercetta le spedizioni al confine.",
+        "Onderschep het pakket in het sorteercentrum.",
+    ]:
+        assert "intercept_comms" not in _signals(text), text
+
+
+def test_new_cues_do_not_fire_inside_ordinary_words() -> None:
+    # Every cue is matched against text of every language, so short cues need word boundaries.
+    for text in [
+        "This manual lists my expenses.",
+        "Meine Excel-Tabelle",
+        "Mi experiencia",
+        "There is a bug here.",
+        "Tap here to confirm.",
+        "Mijn manager vraagt deze manier.",
+    ]:
+        assert not _signals(text) & {"intercept_comms", "comms_of_person", "surveil", "intrusion"}, text

@@ -29,4 +29,4 @@ def test_training_learns_the_labels() -> None:
 
 
 def test_the_shipped_artefact_is_small() -> None:
-    assert artefact_path().stat().st_size < 2_000_000
+    assert artefact_path().stat().st_size < 1_000_000

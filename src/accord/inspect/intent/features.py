@@ -3,6 +3,11 @@
 Everything here is vectorised with numpy so a 2 KB prompt costs tens of microseconds. The n-gram hash
 is a fixed polynomial over code points (not Python's salted ``hash``), so trained weights stay valid
 across processes.
+
+An n-gram is a *presence* feature: each distinct bucket counts once per scored segment (see
+``distinct``). With counts, a repetitive text such as a list of 30 near-identical e-mail
+addresses (digits fold to 0) added the same weights 30 times, and under the 1/sqrt(length) scaling its
+score grew like sqrt(30) whatever the list was about.
 """
 
 from __future__ import annotations
@@ -83,6 +88,23 @@ def ngram_indices(normalised: str | Encoded) -> list[IntArray]:
         h = (h * _MIX) >> np.uint64(64 - HASH_BITS)
         out.append(h.astype(np.int64))
     return out
+
+
+def distinct(keys: IntArray) -> IntArray:
+    """The sorted distinct values of ``keys``: a plain sort, several times cheaper than ``np.unique``."""
+    ordered = np.sort(keys)
+    if len(ordered) < 2:
+        return ordered
+    keep = np.empty(len(ordered), dtype=bool)
+    keep[0] = True
+    np.not_equal(ordered[1:], ordered[:-1], out=keep[1:])
+    result: IntArray = ordered[keep]
+    return result
+
+
+def distinct_ngrams(normalised: str | Encoded) -> list[IntArray]:
+    """For each n in NGRAM_SIZES, the distinct buckets of the text: what training sees of a whole text."""
+    return [distinct(indices) for indices in ngram_indices(normalised)]
 
 
 def sentence_spans(normalised: str) -> list[tuple[int, int]]:

@@ -11,7 +11,13 @@ import numpy as np
 import numpy.typing as npt
 
 from accord.inspect.intent.errors import DetectorError
-from accord.inspect.intent.features import HASH_SIZE, NGRAM_SIZES, IntArray, SignalSpace
+from accord.inspect.intent.features import (
+    HASH_SIZE,
+    NGRAM_SIZES,
+    IntArray,
+    SignalSpace,
+    distinct,
+)
 from accord.inspect.intent.result import INTENT_CATEGORIES
 
 ARTEFACT = "linear.npz"
@@ -62,20 +68,36 @@ class LinearModel:
     ) -> FloatArray:
         """Logits ``(segments, categories)``; a segment is padded-text bounds plus the signals in it.
 
-        N-gram contributions are summed with a prefix sum per n, so every extra segment costs O(1).
+        Each distinct n-gram counts once per segment, as in training. The segments after the first (the
+        sentences; the first is the whole text) must not overlap, so one sort per n of ``(segment,
+        bucket)`` keys finds the distinct n-grams of every segment at once.
         """
         categories = len(INTENT_CATEGORIES)
         starts = np.array([start for start, _ in bounds], dtype=np.int64)
         ends = np.array([end for _, end in bounds], dtype=np.int64)
         totals = np.zeros((len(bounds), categories), dtype=np.float32)
-        counts = np.zeros(len(bounds), dtype=np.float32)
+        counts = np.zeros(len(bounds), dtype=np.int64)
+        edges_at = np.arange(len(bounds) + 1, dtype=np.int64) * HASH_SIZE
         for n, indices in zip(NGRAM_SIZES, ngrams, strict=True):
-            prefix = np.zeros((len(indices) + 1, categories), dtype=np.float32)
-            np.cumsum(self.weights[indices], axis=0, out=prefix[1:])
             lo = np.clip(starts - 1, 0, len(indices))
             hi = np.maximum(np.clip(ends - n + 2, 0, len(indices)), lo)
-            totals += prefix[hi] - prefix[lo]
-            counts += hi - lo
+            # key = segment * HASH_SIZE + bucket: the whole text is segment 0, sentence s is segment s
+            keys = [indices[lo[0] : hi[0]]]
+            if len(bounds) > 1:
+                positions = np.arange(len(indices))
+                number = np.searchsorted(lo[1:], positions, side="right")
+                inside = (number > 0) & (positions < hi[1:][np.maximum(number - 1, 0)])
+                keys.append((number * HASH_SIZE + indices)[inside])
+            unique = distinct(np.concatenate(keys))
+            if not len(unique):
+                continue
+            # np.take and reduceat: several times faster than fancy indexing and a cumsum over rows
+            weights = np.take(self.weights, unique & (HASH_SIZE - 1), axis=0)
+            edges = np.searchsorted(unique, edges_at)
+            sizes = edges[1:] - edges[:-1]
+            sums = np.add.reduceat(weights, np.minimum(edges[:-1], len(unique) - 1), axis=0)
+            totals += np.where(sizes[:, None] > 0, sums, 0.0)
+            counts += sizes
         logits = totals / np.sqrt(np.maximum(counts, 1.0))[:, None] + self.bias
         for row, present in enumerate(signals):
             if present:

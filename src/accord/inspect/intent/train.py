@@ -17,7 +17,7 @@ import numpy as np
 import numpy.typing as npt
 
 from accord.inspect.intent import embedding, linear
-from accord.inspect.intent.features import HASH_SIZE, SignalSpace, ngram_indices
+from accord.inspect.intent.features import HASH_SIZE, SignalSpace, distinct_ngrams, sentence_spans
 from accord.inspect.intent.lexicon import Lexicon, normalise
 from accord.inspect.intent.result import INTENT_CATEGORIES
 
@@ -43,6 +43,23 @@ def load_examples(path: Path | None = None) -> list[Example]:
     return examples
 
 
+def with_benign_sentences(examples: list[Example]) -> list[Example]:
+    """Add each sentence of every benign multi-sentence example as a benign example of its own.
+
+    The detector also scores every sentence on its own, so a fragment such as "Translate into French:"
+    must be learned as benign too; otherwise its score is just the bias, which positives pull upwards.
+    Positive examples are not split: one sentence of a request need not carry its intent.
+    """
+    extra: list[Example] = []
+    for example in examples:
+        if not example.labels:
+            text = normalise(example.text)
+            spans = sentence_spans(text)
+            if len(spans) > 1:
+                extra.extend(Example(text[start:end].strip(), frozenset()) for start, end in spans)
+    return examples + [example for example in extra if example.text]
+
+
 def label_matrix(examples: list[Example]) -> FloatArray:
     return np.array(
         [[1.0 if name in example.labels else 0.0 for name in INTENT_CATEGORIES] for example in examples],
@@ -51,11 +68,12 @@ def label_matrix(examples: list[Example]) -> FloatArray:
 
 
 def _design(examples: list[Example], lexicon: Lexicon, space: SignalSpace) -> tuple[np.ndarray, ...]:
-    """Sparse rows of the design matrix in the exact form the detector sees at inference (whole text)."""
+    """Sparse rows of the design matrix in the exact form the detector sees at inference (whole text):
+    distinct n-grams scaled by 1/sqrt(their number), plus one column per signal and pair of signals."""
     rows, cols, vals = [], [], []
     for index, example in enumerate(examples):
         text = normalise(example.text)
-        grams = np.concatenate(ngram_indices(text))
+        grams = np.concatenate(distinct_ngrams(text))
         signal_cols = space.columns(match.signal for match in lexicon.match(text))
         cols.append(np.concatenate([grams, np.array(signal_cols, dtype=np.int64)]))
         vals.append(
@@ -147,7 +165,7 @@ def main(argv: list[str] | None = None) -> None:
     examples = load_examples(args.data)
     lexicon = Lexicon.load()
     out = args.out or linear.artefact_path().parent
-    weights, bias, space = train_linear(examples, lexicon, args.epochs)
+    weights, bias, space = train_linear(with_benign_sentences(examples), lexicon, args.epochs)
     np.savez_compressed(
         out / linear.ARTEFACT,
         ngram_weights=weights[:HASH_SIZE].astype(np.float16),
