@@ -52,6 +52,13 @@ _WHITESPACE = np.array(
 )
 
 
+# A look-up table over code points up to the highest whitespace one (every higher code point maps to
+# the last, non-space, entry): one indexing op, where ``np.isin`` costs ~15 µs per call on short texts.
+_IS_SPACE = np.zeros(int(_WHITESPACE.max()) + 2, dtype=bool)
+_IS_SPACE[_WHITESPACE] = True
+_BEYOND_SPACE = np.uint32(len(_IS_SPACE) - 1)
+
+
 @dataclass(frozen=True, slots=True)
 class Encoded:
     """The text as the n-gram hash sees it: whitespace runs collapsed, digits folded to 0, one pad space
@@ -64,7 +71,7 @@ class Encoded:
 def encode(normalised: str) -> Encoded:
     """Vectorised with numpy: no per-character Python work, so a 2 KB prompt costs microseconds."""
     raw = np.frombuffer(normalised.encode("utf-32-le"), dtype=np.uint32)
-    space = np.isin(raw, _WHITESPACE)
+    space = _IS_SPACE[np.minimum(raw, _BEYOND_SPACE)]
     keep = np.ones(len(raw), dtype=bool)
     keep[1:] = ~(space[1:] & space[:-1])
     kept = np.where(space, np.uint32(32), raw)[keep]
