@@ -120,24 +120,22 @@ class GatewayProtections:
         blocked = self._killswitch_verdict(exchange)
         if blocked is not None:
             return blocked
+        engine = self._inspector.policy.current
+        redacting = (
+            exchange.model.is_external
+            and engine.settings.redaction.redact_personal_data_for_external_backends
+        )
         try:
             classification = await self._inspector.classify(exchange.view.joined)
-            if classification.exceeds(self._inspector.ceiling_rank):
-                return await self._spillage(exchange, classification, "request", exchange.view.segments)
-            engine = self._inspector.policy.current
-            redact = (
-                exchange.model.is_external
-                and engine.settings.redaction.redact_personal_data_for_external_backends
-                and any(self._inspector.personal_data.scan(exchange.view.joined).counts().values())
-            )
-        except APIError:
-            raise
+            personal = self._inspector.personal_data.scan(exchange.view.joined) if redacting else None
         except Exception as error:
             raise _fail_closed("classification", error) from error
+        if classification.exceeds(self._inspector.ceiling_rank):
+            return await self._spillage(exchange, classification, "request", exchange.view.segments)
         common: dict[str, Any] = dict(
             codes=("review_approved",), findings={"review_id": review_id}, bundle_version=engine.version
         )
-        if redact:
+        if personal is not None and any(personal.counts().values()):
             upstream_body = _redact_body(exchange, self._inspector.personal_data)
             return Verdict(outcome="redact", upstream_body=upstream_body, **common)
         return Verdict(outcome="allow", **common)
@@ -243,7 +241,7 @@ class _OutputGuard:
 
     async def check(self, view: TextView) -> APIError | None:
         try:
-            result = self._protections._inspector.scanner.scan(view.joined)
+            result = await self._protections._inspector.classify(view.joined)
         except Exception as error:
             raise _fail_closed("output classification", error) from error
         if not result.exceeds(self._protections._inspector.ceiling_rank):

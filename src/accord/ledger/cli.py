@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
@@ -119,15 +120,14 @@ def verify(
         _fail(f"FAILED: {report.first_problem}")
 
 
-@ledger_app.command()
-def prove(request_id: Annotated[str, typer.Argument(help="Request id (or entry id).")]) -> None:
-    """Print an inclusion proof of one entry against the latest signed checkpoint."""
+def _print_proof(make: Callable[[Ledger], Awaitable[dict[str, object]]]) -> None:
+    """Open the ledger without a sequencer, print the proof ``make`` builds, close it."""
     from accord.ledger.log import LedgerUnavailable, ProofUnavailable
 
     async def run() -> dict[str, object]:
         ledger = await _open_ledger()
         try:
-            return await ledger.prove(request_id)
+            return await make(ledger)
         finally:
             await ledger.close()
 
@@ -135,6 +135,12 @@ def prove(request_id: Annotated[str, typer.Argument(help="Request id (or entry i
         _print(asyncio.run(run()))
     except (LedgerUnavailable, ProofUnavailable) as exc:
         _fail(str(exc))
+
+
+@ledger_app.command()
+def prove(request_id: Annotated[str, typer.Argument(help="Request id (or entry id).")]) -> None:
+    """Print an inclusion proof of one entry against the latest signed checkpoint."""
+    _print_proof(lambda ledger: ledger.prove(request_id))
 
 
 @ledger_app.command()
@@ -142,19 +148,7 @@ def consistency(
     old_size: Annotated[int, typer.Argument(help="Tree size of the checkpoint you trust.")],
 ) -> None:
     """Print a consistency proof from OLD_SIZE to the latest signed checkpoint."""
-    from accord.ledger.log import LedgerUnavailable, ProofUnavailable
-
-    async def run() -> dict[str, object]:
-        ledger = await _open_ledger()
-        try:
-            return await ledger.prove_consistency(old_size)
-        finally:
-            await ledger.close()
-
-    try:
-        _print(asyncio.run(run()))
-    except (LedgerUnavailable, ProofUnavailable) as exc:
-        _fail(str(exc))
+    _print_proof(lambda ledger: ledger.prove_consistency(old_size))
 
 
 @ledger_app.command("public-key")
