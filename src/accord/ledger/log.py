@@ -1,6 +1,6 @@
 """The gateway's handle on the ledger: durable appends without a global lock, and proofs.
 
-``append`` puts the record on an in-process queue and awaits its batch's commit: one writer task
+``append`` puts the record on an in-process queue and awaits its batch's commit: a writer thread
 takes everything waiting, INSERTs it into ``ledger_queue`` in one transaction (group commit) and
 resolves every caller's future. The entry is durable when the caller gets its ``Receipt``. A
 background sequencer (see :mod:`accord.ledger.sequencer`) gives indices and signs checkpoints.
@@ -9,7 +9,10 @@ background sequencer (see :mod:`accord.ledger.sequencer`) gives indices and sign
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import queue
+import threading
 import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -55,6 +58,18 @@ class Receipt:
 class _Pending:
     row: QueuedRecord
     done: asyncio.Future[None]
+    loop: asyncio.AbstractEventLoop
+
+
+def _settle(batch: list[_Pending], error: Exception | None) -> None:
+    """On the event loop: tell each caller its record is durable (or why not)."""
+    for pending in batch:
+        if pending.done.done():  # timed out meanwhile
+            continue
+        if error is None:
+            pending.done.set_result(None)
+        else:
+            pending.done.set_exception(error)
 
 
 class Ledger:
@@ -72,15 +87,21 @@ class Ledger:
         self._sequencer = Sequencer(store, signer)
         self._poll_interval = poll_interval
         self._append_timeout = append_timeout
-        self._pending: asyncio.Queue[_Pending] = asyncio.Queue()
+        # Writer threads block on this queue themselves: no executor hand-off or task wake-up between
+        # an append and its INSERT, which at low load is most of an append's wait besides the fsync.
+        self._pending: queue.SimpleQueue[_Pending | None] = queue.SimpleQueue()
         # Two writers on PostgreSQL overlap one batch's commit with the next; SQLite has one writer.
-        writers = 1 if store.is_sqlite else 2
-        self._write_pool = ThreadPoolExecutor(writers, thread_name_prefix="ledger-write")
+        self._writers = [
+            threading.Thread(target=self._write_loop, name=f"ledger-write-{n}", daemon=True)
+            for n in range(1 if store.is_sqlite else 2)
+        ]
+        for writer in self._writers:
+            writer.start()
         self._sequence_pool = ThreadPoolExecutor(1, thread_name_prefix="ledger-sequence")
         self._closed = False
         self._last_signed: SignedCheckpoint | None = None
         self._proof_checkpoint: tuple[StoredCheckpoint | None, int] = (None, 0)
-        self._tasks = [asyncio.create_task(self._write_loop()) for _ in range(writers)]
+        self._tasks: list[asyncio.Task[None]] = []
         if run_sequencer:
             self._tasks.append(asyncio.create_task(self._sequence_loop()))
 
@@ -121,7 +142,7 @@ class Ledger:
         )
         loop = asyncio.get_running_loop()
         done: asyncio.Future[None] = loop.create_future()
-        self._pending.put_nowait(_Pending(row, done))
+        self._pending.put(_Pending(row, done, loop))
         # A timer on the future itself (not wait_for + shield: two more futures and a task per
         # request). The writer skips futures already settled, so a late commit is harmless.
         timer = loop.call_later(self._append_timeout, _expire, done)
@@ -131,34 +152,47 @@ class Ledger:
             timer.cancel()
         return Receipt(entry_id=row.entry_id, queued_at=from_us(queued_at))
 
-    async def _write_loop(self) -> None:
+    def _write_loop(self) -> None:
+        """A writer thread: commit whatever is waiting as one batch, until told to stop (``None``)."""
         while True:
-            batch = [await self._pending.get()]
-            while len(batch) < _BATCH_LIMIT and not self._pending.empty():
-                batch.append(self._pending.get_nowait())
+            first = self._pending.get()
+            if first is None:
+                return
+            batch, stopping = [first], False
+            while len(batch) < _BATCH_LIMIT:
+                try:
+                    pending = self._pending.get_nowait()
+                except queue.Empty:
+                    break
+                if pending is None:
+                    stopping = True
+                    break
+                batch.append(pending)
             try:
-                await self._commit(batch)
-            finally:
-                for _ in batch:
-                    self._pending.task_done()
+                self._commit(batch)
+            except Exception:  # never leave callers hanging on a bug here: they time out, refused
+                logger.exception("ledger writer failed")
+            if stopping:
+                return
 
-    async def _commit(self, batch: list[_Pending]) -> None:
-        loop = asyncio.get_running_loop()
+    def _commit(self, batch: list[_Pending]) -> None:
+        error: Exception | None = None
         try:
-            await loop.run_in_executor(self._write_pool, self._store.enqueue, [p.row for p in batch])
+            self._store.enqueue([p.row for p in batch])
         except Exception as exc:
             if len(batch) > 1:
                 # One unstorable record must not refuse its neighbours' requests: retry one by one.
                 for pending in batch:
-                    await self._commit([pending])
+                    self._commit([pending])
                 return
             logger.error("ledger append failed: %s", type(exc).__name__)
-            if not batch[0].done.done():
-                batch[0].done.set_exception(LedgerUnavailable(f"ledger append failed: {type(exc).__name__}"))
-            return
+            error = LedgerUnavailable(f"ledger append failed: {type(exc).__name__}")
+        by_loop: dict[asyncio.AbstractEventLoop, list[_Pending]] = {}
         for pending in batch:
-            if not pending.done.done():
-                pending.done.set_result(None)
+            by_loop.setdefault(pending.loop, []).append(pending)
+        for loop, settled in by_loop.items():
+            with contextlib.suppress(RuntimeError):  # that loop is closed: nobody waits any more
+                loop.call_soon_threadsafe(_settle, settled, error)
 
     async def _integrate(self, *, force: bool, wait: bool) -> Integration:
         loop = asyncio.get_running_loop()
@@ -333,14 +367,16 @@ class Ledger:
         if self._closed:
             return
         self._closed = True
-        try:
-            await asyncio.wait_for(self._pending.join(), self._append_timeout)
-        except TimeoutError:
-            logger.error("ledger closed with appends still in flight")
+        # Appends already queued are committed first: each writer stops at its ``None``.
+        for _ in self._writers:
+            self._pending.put(None)
+        for writer in self._writers:
+            await asyncio.to_thread(writer.join, self._append_timeout)
+            if writer.is_alive():
+                logger.error("ledger closed with appends still in flight")
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         # Off the event loop: a sequencer pass in flight finishes (or rolls back) before the engine goes.
-        await asyncio.to_thread(self._write_pool.shutdown, True)
         await asyncio.to_thread(self._sequence_pool.shutdown, True)
         await asyncio.to_thread(self._store.dispose)

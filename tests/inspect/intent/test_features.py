@@ -2,15 +2,24 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import numpy as np
+import numpy.typing as npt
 import pytest
 
 from accord.inspect.intent import IntentDetector
 from accord.inspect.intent.features import (
+    _MIX,
+    _MULTIPLIER,
+    HASH_BITS,
     NGRAM_SIZES,
     distinct,
     distinct_ngrams,
     encode,
+    fold,
+    fold_ascii,
     ngram_indices,
     sentence_spans,
 )
@@ -24,6 +33,48 @@ TEXTS = [
     "one sentence only, no end mark",
     "a. b. c. d.",
 ]
+
+
+def _labelled_texts() -> list[str]:
+    texts = []
+    for path in sorted(Path(__file__).parents[2].joinpath("data").rglob("*.jsonl")):
+        for line in path.read_text(encoding="utf-8").splitlines():
+            text = json.loads(line).get("text") if line.strip() else None
+            if isinstance(text, str):
+                texts.append(normalise(text))
+    return texts
+
+
+def test_ascii_folding_equals_the_general_folding() -> None:
+    """The ASCII fast path is an optimisation only: same code points, same spaces, on every labelled text."""
+    texts = [t for t in _labelled_texts() if t.isascii()] + ["", " ", "\t\n \x0b\x0c\r x 1234 \x1c"]
+    assert len(texts) > 300
+    for text in texts:
+        fast, fast_space = fold_ascii(text)
+        general, general_space = fold(text)
+        assert fast.tolist() == general.tolist(), text
+        assert fast_space.tolist() == general_space.tolist(), text
+
+
+def _ngram_hashes_by_definition(points: npt.NDArray[np.uint64]) -> list[list[int]]:
+    out = []
+    for n in NGRAM_SIZES:
+        hashes = []
+        for start in range(len(points) - n + 1):
+            h = n
+            for k in range(n):
+                h = (h * int(_MULTIPLIER) + int(points[start + k])) % (1 << 64)
+            hashes.append(((h * int(_MIX)) % (1 << 64)) >> (64 - HASH_BITS))
+        out.append(hashes)
+    return out
+
+
+@pytest.mark.parametrize("text", [*TEXTS, "", "a", "ab", "日本語テキスト 12 ünd"])
+def test_ngram_hashes_follow_their_definition(text: str) -> None:
+    """The shared-prefix computation gives the trained weights' hash, bit for bit."""
+    encoded = encode(normalise(text))
+    got = [indices.tolist() for indices in ngram_indices(encoded)]
+    assert got == _ngram_hashes_by_definition(encoded.points)
 
 
 def test_distinct_is_sorted_and_unique() -> None:

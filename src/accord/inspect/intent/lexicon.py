@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from collections import Counter
 from dataclasses import dataclass
 from functools import cached_property
 from importlib import resources
@@ -64,6 +63,11 @@ class Lexicon:
             self._automaton.add_word(key, (len(key), tuple(sorted(targets))))
         self._automaton.make_automaton()
         self._stopwords = {lang: frozenset(words) for lang, words in languages.items()}
+        languages_of: dict[str, list[int]] = {}
+        for number, words in enumerate(self._stopwords.values()):
+            for word in words:
+                languages_of.setdefault(word, []).append(number)
+        self._languages_of = {word: tuple(numbers) for word, numbers in languages_of.items()}
 
     @classmethod
     def load(cls) -> Lexicon:
@@ -89,11 +93,11 @@ class Lexicon:
         return matches
 
     def language(self, normalised: str) -> str | None:
-        """The language whose function words are most frequent in the first 600 characters, if any."""
-        words = Counter(_WORD.findall(normalised[:600]))
-        best, best_hits = None, 0
-        for lang, stopwords in self._stopwords.items():
-            hits = sum(count for word, count in words.items() if word in stopwords)
-            if hits > best_hits:
-                best, best_hits = lang, hits
-        return best
+        """The language whose function words are most frequent in the first 600 characters, if any
+        (on a tie, the one listed first in languages.yaml)."""
+        hits = [0] * len(self._stopwords)
+        for word in _WORD.findall(normalised[:600]):
+            for lang in self._languages_of.get(word, ()):
+                hits[lang] += 1
+        best = max(range(len(hits)), key=lambda lang: (hits[lang], -lang), default=None)
+        return None if best is None or not hits[best] else self.languages[best]

@@ -21,6 +21,7 @@ from accord.inspect.intent.features import (
 from accord.inspect.intent.result import INTENT_CATEGORIES
 
 ARTEFACT = "linear.npz"
+_SIZES = len(NGRAM_SIZES)
 FloatArray = npt.NDArray[np.float32]
 
 
@@ -68,42 +69,56 @@ class LinearModel:
     ) -> FloatArray:
         """Logits ``(segments, categories)``; a segment is padded-text bounds plus the signals in it.
 
-        Each distinct n-gram counts once per segment, as in training. The segments after the first (the
-        sentences; the first is the whole text) must not overlap, so one sort per n of ``(segment,
-        bucket)`` keys finds the distinct n-grams of every segment at once.
+        Each distinct n-gram counts once per segment and size, as in training. The segments after the
+        first (the sentences; the first is the whole text) must not overlap, so every n-gram of every
+        size gets one key ``(segment, size, bucket)`` and a single sort finds all the distinct ones:
+        a one-line prompt costs a dozen array operations, not dozens per n-gram size.
         """
-        categories = len(INTENT_CATEGORIES)
-        starts = np.array([start for start, _ in bounds], dtype=np.int64)
-        ends = np.array([end for _, end in bounds], dtype=np.int64)
-        totals = np.zeros((len(bounds), categories), dtype=np.float32)
-        counts = np.zeros(len(bounds), dtype=np.int64)
-        edges_at = np.arange(len(bounds) + 1, dtype=np.int64) * HASH_SIZE
-        for n, indices in zip(NGRAM_SIZES, ngrams, strict=True):
-            lo = np.clip(starts - 1, 0, len(indices))
-            hi = np.maximum(np.clip(ends - n + 2, 0, len(indices)), lo)
-            # key = segment * HASH_SIZE + bucket: the whole text is segment 0, sentence s is segment s
-            keys = [indices[lo[0] : hi[0]]]
-            if len(bounds) > 1:
-                positions = np.arange(len(indices))
-                number = np.searchsorted(lo[1:], positions, side="right")
-                inside = (number > 0) & (positions < hi[1:][np.maximum(number - 1, 0)])
-                keys.append((number * HASH_SIZE + indices)[inside])
-            unique = distinct(np.concatenate(keys))
-            if not len(unique):
-                continue
-            # np.take and reduceat: several times faster than fancy indexing and a cumsum over rows
-            weights = np.take(self.weights, unique & (HASH_SIZE - 1), axis=0)
-            edges = np.searchsorted(unique, edges_at)
-            sizes = edges[1:] - edges[:-1]
-            sums = np.add.reduceat(weights, np.minimum(edges[:-1], len(unique) - 1), axis=0)
-            totals += np.where(sizes[:, None] > 0, sums, 0.0)
-            counts += sizes
+        whole_start, whole_end = bounds[0]
+        keys: list[IntArray] = []
+        for slot, (n, indices) in enumerate(zip(NGRAM_SIZES, ngrams, strict=True)):
+            low = min(max(whole_start - 1, 0), len(indices))
+            high = max(min(max(whole_end - n + 2, 0), len(indices)), low)
+            keys.append(indices[low:high] + slot * HASH_SIZE)
+        if len(bounds) > 1:
+            keys.extend(self._sentence_keys(ngrams, bounds[1:]))
+        unique = distinct(np.concatenate(keys))
+        # np.take and reduceat: several times faster than fancy indexing and a cumsum over rows
+        weights = np.take(self.weights, unique & (HASH_SIZE - 1), axis=0)
+        if len(bounds) == 1:
+            totals = weights.sum(axis=0, keepdims=True)
+            counts = np.array([len(unique)], dtype=np.int64)
+        else:
+            edges = np.searchsorted(unique, np.arange(len(bounds) + 1, dtype=np.int64) * _SIZES * HASH_SIZE)
+            counts = edges[1:] - edges[:-1]
+            starts = np.minimum(edges[:-1], max(len(unique) - 1, 0))
+            totals = np.where(counts[:, None] > 0, np.add.reduceat(weights, starts, axis=0), 0.0)
         logits = totals / np.sqrt(np.maximum(counts, 1.0))[:, None] + self.bias
         for row, present in enumerate(signals):
             if present:
                 logits[row] += self.weights[self.space.columns(present)].sum(axis=0)
         result: FloatArray = logits.astype(np.float32)
         return result
+
+    @staticmethod
+    def _sentence_keys(ngrams: list[IntArray], sentences: list[tuple[int, int]]) -> list[IntArray]:
+        """Keys of the n-grams lying wholly inside a sentence; sentence ``s`` is segment ``s + 1``.
+
+        Which sentence a position starts in is the same for every size, so it is found once."""
+        longest = max(len(indices) for indices in ngrams)
+        positions = np.arange(longest, dtype=np.int64)
+        lows = np.array([max(start - 1, 0) for start, _ in sentences], dtype=np.int64)
+        ends = np.array([end for _, end in sentences], dtype=np.int64)
+        number = np.searchsorted(lows, positions, side="right")
+        end_of_sentence = ends[np.maximum(number - 1, 0)] + 2
+        started = number > 0
+        base = number * (_SIZES * HASH_SIZE)
+        keys: list[IntArray] = []
+        for slot, (n, indices) in enumerate(zip(NGRAM_SIZES, ngrams, strict=True)):
+            count = len(indices)
+            inside = started[:count] & (positions[:count] < end_of_sentence[:count] - n)
+            keys.append((base[:count] + (slot * HASH_SIZE) + indices)[inside])
+        return keys
 
     def signal_weight(self, signal: int) -> FloatArray:
         row: FloatArray = self.weights[HASH_SIZE + signal]
