@@ -22,6 +22,10 @@ class LedgerAudit:
         # The local CLI acts as the operator of the machine it runs on.
         who = self._pseudonymiser.pseudonym(actor.id) if actor else "local-cli"
         enriched = dict(details)
+        # A principal named in the details (the holder of a new key) gets the same pseudonym as in
+        # its request leaves, so an overseer can link the two without learning who it is.
+        if isinstance(enriched.get("principal"), str):
+            enriched["principal"] = self._pseudonymiser.pseudonym(str(enriched["principal"]))
         if actor is not None:
             enriched.setdefault("actor_nation", actor.nation)
             enriched.setdefault("actor_roles", sorted(role.value for role in actor.roles))

@@ -204,6 +204,7 @@ def admin_acts(gateway: LiveGateway) -> tuple[list[Sent], dict[str, str]]:
     ids = {
         "key_id": key["id"],
         "key": key["key"],
+        "holder_id": key["principal"]["id"],
         "switch_id": switch_id,
         "operator_id": operator_id,
         "user_id": user_id,
@@ -297,8 +298,8 @@ def test_live_ledger_records_proves_and_detects_tampering(live_gateway: LiveGate
         for word in words:
             assert word not in text, f"entry {entry.index} holds prompt text"
         assert ids["key"] not in text, f"entry {entry.index} holds an API key"
-        if entry.record["kind"] == "request":
-            assert ids["user_id"] not in text, f"entry {entry.index} names its caller in the clear"
+        for who in ("user_id", "holder_id"):
+            assert ids[who] not in text, f"entry {entry.index} names a principal in the clear"
     ours = [leaves[s.request_id][0] for s in sent[:6]]
     assert len({r["principal"] for r in ours}) == 1, "one caller, one pseudonym"
 
@@ -307,6 +308,9 @@ def test_live_ledger_records_proves_and_detects_tampering(live_gateway: LiveGate
     by_act = {(r["act"], r["target"]): r for r in admin_leaves}
     created = by_act[("key.create", ids["key_id"])]
     assert created["details"]["organisation"] == AUDIT_ORG
+    # The key's holder is named by the pseudonym its requests carry: linkable, not identified.
+    holder_requests = [leaves[s.request_id][0] for s in killswitch_sent]
+    assert {r["principal"] for r in holder_requests} == {created["details"]["principal"]}
     # Done by the operator over HTTP, so attributed, but to a pseudonym rather than the id.
     assert created["actor"] not in ("local-cli", ids["operator_id"])
     assert ("killswitch.engaged", f"organisation:{AUDIT_ORG}") in by_act
