@@ -235,7 +235,7 @@ def start_server(
     port = free_port()
     if name == "gateway":
         command = [str(VENV_BIN / "accord"), "serve", "--host", "127.0.0.1", "--port", str(port)]
-        command += ["--log-level", "warning"]
+        command += ["--log-level", "info"]  # as operators run it: the access log line is measured too
     else:
         command = [sys.executable, str(HERE / "core_app.py"), "--port", str(port)]
     log = open(home / f"{name}.log", "wb")  # noqa: SIM115 - lives as long as the process

@@ -40,3 +40,10 @@ def test_credentials_never_inline_and_names_unique(tmp_path: Path) -> None:
     )
     model = load_deployment(path).model("up")
     assert model is not None and model.is_external and model.allowed_nations == ("DEU",)
+
+
+def test_the_access_log_is_on_unless_switched_off() -> None:
+    assert parse_deployment(DEFAULT_DEPLOYMENT).gateway.access_log is True
+    assert parse_deployment("gateway: {access_log: false}\n").gateway.access_log is False
+    with pytest.raises(DeploymentError, match=r"gateway\.access_log"):
+        parse_deployment("gateway: {access_log: sometimes}\n")

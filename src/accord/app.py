@@ -14,13 +14,15 @@ from starlette.routing import BaseRoute
 
 from accord.api import admin_routes, openai_routes
 from accord.api.errors import APIError
-from accord.api.middleware import RequestIdMiddleware
+from accord.api.middleware import AccessLogSwitch, RequestIdMiddleware, note
 from accord.config import Settings, load_settings
 from accord.services import Services
 
 
 async def _api_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, APIError)
+    if exc.code is not None:
+        note(request.scope, "code", exc.code)
     return Response(
         orjson.dumps(exc.body()), status_code=exc.status, media_type="application/json", headers=exc.headers
     )
@@ -39,11 +41,13 @@ async def _http_error(request: Request, exc: Exception) -> Response:
 def create_app(settings: Settings | None = None, services: Services | None = None) -> Starlette:
     """Build the app; `services` is built (and closed) by the app's lifespan unless given."""
     settings = settings or load_settings()
+    access = AccessLogSwitch()
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         owned = services is None
         app.state.services = services or await Services.start(settings)
+        access.enabled = app.state.services.deployment.gateway.access_log
         try:
             yield
         finally:
@@ -56,5 +60,5 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         lifespan=lifespan,
         exception_handlers={APIError: _api_error, HTTPException: _http_error},
     )
-    app.add_middleware(RequestIdMiddleware)
+    app.add_middleware(RequestIdMiddleware, access=access)
     return app

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import io
 import json
 import os
+import shlex
 from collections.abc import Callable, Coroutine
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import typer
-import yaml
+from ruamel.yaml import YAML
+from ruamel.yaml.comments import CommentedMap, CommentedSeq
 
 from accord.config import Settings, load_settings
 from accord.deployment import DEFAULT_DEPLOYMENT, DeploymentError, load_deployment, parse_deployment
@@ -84,12 +87,11 @@ def init(
     typer.echo(f"  user key (USA, Army Materiel Command): {user_key}")
     typer.echo("")
     typer.echo("Call it with curl:")
-    typer.echo(
-        f"  curl -s {base}/chat/completions -H 'Authorization: Bearer {user_key}' "
-        "-H 'Content-Type: application/json' "
-        '-d \'{"model": "smollm2-135m-instruct", "messages": [{"role": "user", '
-        '"content": "Draft a two-line note confirming Tuesday\'s fuel delivery."}]}\''
-    )
+    prompt = "Draft a two-line note confirming Tuesday's fuel delivery."
+    payload = {"model": "smollm2-135m-instruct", "messages": [{"role": "user", "content": prompt}]}
+    curl = ["curl", "-s", f"{base}/chat/completions", "-H", f"Authorization: Bearer {user_key}"]
+    curl += ["-H", "Content-Type: application/json", "-d", json.dumps(payload)]
+    typer.echo("  " + shlex.join(curl))
     typer.echo("")
     typer.echo("or with the openai Python client:")
     typer.echo(
@@ -222,9 +224,17 @@ def models_add(
     settings = load_settings()
     path = settings.deployment_file
     text = path.read_text(encoding="utf-8") if path.exists() else DEFAULT_DEPLOYMENT
-    data = yaml.safe_load(text) or {}
-    models = [model for model in data.get("models") or [] if model.get("name") != name]
-    entry: dict[str, Any] = {"name": name, "backend": backend}
+    # Round-trip YAML: the operator's comments, order and quoting survive the edit.
+    editor = YAML()
+    editor.indent(mapping=2, sequence=4, offset=2)
+    editor.width = 110
+    data = editor.load(text) or CommentedMap()
+    if not isinstance(data, CommentedMap) or not isinstance(data.get("models") or [], list):
+        _fail(f"{path}: expected a mapping with a `models` list")
+    models = data.get("models")
+    if models is None:
+        models = data["models"] = CommentedSeq()
+    entry = CommentedMap(name=name, backend=backend)
     for key, value in (
         ("base_url", base_url),
         ("api_key_env", api_key_env),
@@ -236,9 +246,18 @@ def models_add(
             entry[key] = value
     if allow_nation:
         entry["allowed_nations"] = [code.upper() for code in allow_nation]
-    models.append(entry)
-    data["models"] = models
-    new_text = yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
+    same = [
+        index for index, model in enumerate(models) if isinstance(model, dict) and model.get("name") == name
+    ]
+    if same:
+        models[same[0]] = entry  # replaced where it was
+        for index in reversed(same[1:]):
+            del models[index]
+    else:
+        models.append(entry)
+    buffer = io.StringIO()
+    editor.dump(data, buffer)
+    new_text = buffer.getvalue()
     try:
         parse_deployment(new_text, source=str(path))
     except DeploymentError as error:

@@ -124,6 +124,7 @@ class GatewayConfig(_Strict):
     stream_holdback_chars: int = Field(default=64, ge=64, le=4096)
     intent: IntentStageConfig = IntentStageConfig()
     origin: str = "accord"
+    access_log: bool = True  # one JSON line per HTTP request on the `accord.access` logger
 
 
 class Deployment(_Strict):

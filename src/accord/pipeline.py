@@ -22,6 +22,7 @@ from starlette.types import Message, Receive, Scope, Send
 
 from accord.api import responses_api
 from accord.api.errors import APIError
+from accord.api.middleware import note
 from accord.api.validation import validate
 from accord.backends.base import JSON, Backend, BackendBusy, BackendError, UpstreamRejected
 from accord.deployment import ModelConfig
@@ -141,6 +142,7 @@ class Pipeline:
             )
         body = validate(route, await self._read_json(request))
         exchange = self._exchange(request_id, principal, route, body)
+        note(request.scope, "model", exchange.model.name)  # access log: the configured model only
         verdict = await self._protections.admit(exchange)
         if verdict.error is not None:
             await self._record_refusal(exchange, verdict, "refused")

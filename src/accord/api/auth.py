@@ -5,6 +5,7 @@ from __future__ import annotations
 from starlette.requests import Request
 
 from accord.api.errors import APIError
+from accord.api.middleware import note
 from accord.identity.directory import CredentialRejected
 from accord.identity.keys import PREFIX
 from accord.identity.oidc import TokenRejected
@@ -22,17 +23,21 @@ async def authenticate(request: Request) -> Principal:
     if scheme.lower() != "bearer" or not token:
         raise _unauthorised("You didn't provide an API key. Send it as 'Authorization: Bearer <key>'.")
     services = request.app.state.services
+    principal: Principal
     if token.startswith(PREFIX):
         try:
-            return await services.directory.authenticate_key(token)  # type: ignore[no-any-return]
+            principal = await services.directory.authenticate_key(token)
         except CredentialRejected as error:
             raise _unauthorised(f"Incorrect API key provided: {error}.") from error
-    if services.oidc.enabled:
+    elif services.oidc.enabled:
         try:
-            return services.oidc.verify(token)  # type: ignore[no-any-return]
+            principal = services.oidc.verify(token)
         except TokenRejected as error:
             raise _unauthorised(f"Bearer token rejected: {error}.") from error
-    raise _unauthorised("Incorrect API key provided.")
+    else:
+        raise _unauthorised("Incorrect API key provided.")
+    note(request.scope, "principal", principal.id)  # the id only: never the key or token
+    return principal
 
 
 async def require_principal(request: Request, *roles: Role) -> Principal:
