@@ -358,10 +358,11 @@ class Pipeline:
                 await self._record_refusal(exchange, verdict, outcome)
                 yield render.error(error)
                 return
+            # The held-back tail leaves only once the ledger has the answer, together with the
+            # closing frames and the end of the body: one write, and nothing more of the answer
+            # is released if the ledger fails.
             rest = [frame for held, _ in pending for frame in render.chunk(held)]
             pending.clear()
-            if rest:
-                yield b"".join(rest)
             outcome = "answered"
             try:
                 await self._record(exchange, verdict, outcome, usage)
@@ -369,9 +370,7 @@ class Pipeline:
                 outcome = "error"
                 yield render.error(error)
                 return
-            closing = render.closing(usage)
-            if closing:
-                yield b"".join(closing)
+            yield LastFrames(b"".join(rest + render.closing(usage)))
         except BackendError as error:
             outcome = "cut_mid_stream"
             await self._record_refusal(exchange, verdict, outcome)
@@ -438,6 +437,10 @@ class _ResponsesStream:
         return [self._frame(event) for event in self._events.closing(usage)]
 
 
+class LastFrames(bytes):
+    """The relay's final frames: `EventStream` sends them as the end of the body, in the same write."""
+
+
 class EventStream(StreamingResponse):
     """A StreamingResponse that watches for the client leaving with one plain asyncio task.
 
@@ -472,6 +475,16 @@ class EventStream(StreamingResponse):
                 await close()
         if self.background is not None:
             await self.background()
+
+    async def stream_response(self, send: Send) -> None:
+        await send({"type": "http.response.start", "status": self.status_code, "headers": self.raw_headers})
+        async for chunk in self.body_iterator:
+            if isinstance(chunk, LastFrames):
+                await send({"type": "http.response.body", "body": bytes(chunk), "more_body": False})
+                return  # __call__ closes the relay, which has nothing left to do
+            body = chunk if isinstance(chunk, bytes | memoryview) else chunk.encode(self.charset)
+            await send({"type": "http.response.body", "body": body, "more_body": True})
+        await send({"type": "http.response.body", "body": b"", "more_body": False})
 
 
 class _Watch:

@@ -10,7 +10,7 @@ import io
 import logging
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -25,12 +25,8 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from accord.api.middleware import RequestIdMiddleware
-from accord.app import create_app
-from accord.config import Settings
 from accord.logs import JSONFormatter
-from accord.principal import AgencyKind, Role
-from accord.services import admin_session, bootstrap_home
-from accord.testing.fake_upstream import FakeUpstream
+from tests.inprocess import InProcessGateway, inprocess_gateway
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")  # one gateway start for the whole module
 
@@ -90,18 +86,26 @@ class WatchEnd:
 
 @dataclass
 class Gateway:
-    client: httpx.AsyncClient
-    key: str
-    principal_id: str
+    inner: InProcessGateway
     app: WatchEnd
-    other_keys: list[str] = field(default_factory=list)
+
+    @property
+    def client(self) -> httpx.AsyncClient:
+        return self.inner.client
+
+    @property
+    def key(self) -> str:
+        return self.inner.key
+
+    @property
+    def principal_id(self) -> str:
+        return self.inner.principal_id
 
     def auth(self) -> dict[str, str]:
-        return {"authorization": f"Bearer {self.key}"}
+        return self.inner.auth()
 
     async def chat(self, model: str, text: str, **extra: Any) -> httpx.Response:
-        body = {"model": model, "messages": [{"role": "user", "content": text}], **extra}
-        return await self.client.post("/v1/chat/completions", json=body, headers=self.auth())
+        return await self.inner.chat(model, text, **extra)
 
 
 def deployment(upstream_url: str, access_log: bool) -> str:
@@ -124,30 +128,14 @@ models:
 
 @asynccontextmanager
 async def gateway(home: Path, *, access_log: bool = True) -> AsyncIterator[Gateway]:
-    settings = Settings(home=home, database_url=f"sqlite:///{home / 'accord.db'}", redis_url=None)
-    with FakeUpstream() as upstream:
-        home.mkdir(parents=True, exist_ok=True)
-        (home / "accord.yaml").write_text(deployment(upstream.base_url, access_log), encoding="utf-8")
-        await bootstrap_home(settings, demo=False)
-        async with admin_session(settings) as session:
-            created = await session.directory.create_key(
-                None,
-                nation="USA",
-                organisation="Army Materiel Command",
-                agency_kind=AgencyKind.MILITARY,
-                roles=frozenset({Role.USER}),
-                name="user",
-            )
-        app = create_app(settings)
-        watched = WatchEnd(app)
-        async with (
-            app.router.lifespan_context(app),
-            httpx.AsyncClient(
-                transport=httpx.ASGITransport(app=watched, client=("10.1.2.3", 4567)),
-                base_url="http://accord.test",
-            ) as client,
-        ):
-            yield Gateway(client, created.key, created.principal.id, watched)
+    watched: list[WatchEnd] = []
+
+    def wrap(app: ASGIApp) -> ASGIApp:
+        watched.append(WatchEnd(app))
+        return watched[0]
+
+    async with inprocess_gateway(home, lambda url: deployment(url, access_log), wrap) as inner:
+        yield Gateway(inner, watched[0])
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
