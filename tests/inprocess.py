@@ -20,6 +20,26 @@ from accord.services import Services, admin_session, bootstrap_home
 from accord.testing.fake_upstream import FakeUpstream
 
 
+def echo_deployment(upstream_url: str, *, access_log: bool = True) -> str:
+    """`fake-chat` answers with the prompt (the fake upstream's `fake-echo`), `fake-plain` with a
+    fixed sentence; both local to the alliance (`external: false`), so nothing is redacted."""
+    return f"""\
+gateway:
+  ceiling: NU
+  access_log: {"true" if access_log else "false"}
+models:
+  - name: fake-chat
+    backend: openai_compatible
+    base_url: {upstream_url}
+    upstream_model: fake-echo
+    external: false
+  - name: fake-plain
+    backend: openai_compatible
+    base_url: {upstream_url}
+    external: false
+"""
+
+
 @dataclass
 class InProcessGateway:
     client: httpx.AsyncClient

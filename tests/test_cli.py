@@ -23,6 +23,7 @@ import pytest
 
 from accord.testing.fake_upstream import FakeUpstream
 from tests.conftest import free_port, launch_gateway
+from tests.inprocess import echo_deployment
 
 KEY = re.compile(r"acc_key[0-9a-f]+_[A-Za-z0-9_-]+")
 
@@ -109,7 +110,7 @@ def test_init_prints_keys_and_commands_that_work_and_runs_once(demo_home: tuple[
 def test_keys_create_prints_the_key_last_and_revoke_stops_it(tmp_path: Path) -> None:
     with (
         FakeUpstream() as upstream,
-        launch_gateway(tmp_path / "home", _deployment(upstream.base_url), issue_keys=False) as gateway,
+        launch_gateway(tmp_path / "home", echo_deployment(upstream.base_url), issue_keys=False) as gateway,
     ):
         created = accord(
             gateway.home,
@@ -202,14 +203,3 @@ def test_models_add_registers_a_model_for_every_tenant_keeping_the_file(tmp_path
                 timeout=30,
             )
             assert allowed.status_code == 200, allowed.text
-
-
-def _deployment(upstream_url: str) -> str:
-    return f"""\
-gateway:
-  ceiling: NU
-models:
-  - name: fake-chat
-    backend: openai_compatible
-    base_url: {upstream_url}
-"""

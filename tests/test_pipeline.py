@@ -14,7 +14,7 @@ import pytest
 import pytest_asyncio
 
 from accord.ledger.log import LedgerUnavailable
-from tests.inprocess import InProcessGateway, inprocess_gateway
+from tests.inprocess import InProcessGateway, echo_deployment, inprocess_gateway
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -22,22 +22,9 @@ pytestmark = pytest.mark.asyncio(loop_scope="module")
 ANSWER = "Pallets for depot four leave on Tuesday."
 
 
-def deployment(upstream_url: str) -> str:
-    return f"""\
-gateway:
-  ceiling: NU
-models:
-  - name: fake-chat
-    backend: openai_compatible
-    base_url: {upstream_url}
-    upstream_model: fake-echo
-    external: false
-"""
-
-
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def gateway(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[InProcessGateway]:
-    async with inprocess_gateway(tmp_path_factory.mktemp("accord-home"), deployment) as gw:
+    async with inprocess_gateway(tmp_path_factory.mktemp("accord-home"), echo_deployment) as gw:
         yield gw
 
 

@@ -26,7 +26,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from accord.api.middleware import RequestIdMiddleware
 from accord.logs import JSONFormatter
-from tests.inprocess import InProcessGateway, inprocess_gateway
+from tests.inprocess import InProcessGateway, echo_deployment, inprocess_gateway
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")  # one gateway start for the whole module
 
@@ -108,24 +108,6 @@ class Gateway:
         return await self.inner.chat(model, text, **extra)
 
 
-def deployment(upstream_url: str, access_log: bool) -> str:
-    return f"""\
-gateway:
-  ceiling: NU
-  access_log: {"true" if access_log else "false"}
-models:
-  - name: fake-chat
-    backend: openai_compatible
-    base_url: {upstream_url}
-    upstream_model: fake-echo
-    external: false
-  - name: fake-plain
-    backend: openai_compatible
-    base_url: {upstream_url}
-    external: false
-"""
-
-
 @asynccontextmanager
 async def gateway(home: Path, *, access_log: bool = True) -> AsyncIterator[Gateway]:
     watched: list[WatchEnd] = []
@@ -134,7 +116,9 @@ async def gateway(home: Path, *, access_log: bool = True) -> AsyncIterator[Gatew
         watched.append(WatchEnd(app))
         return watched[0]
 
-    async with inprocess_gateway(home, lambda url: deployment(url, access_log), wrap) as inner:
+    async with inprocess_gateway(
+        home, lambda url: echo_deployment(url, access_log=access_log), wrap
+    ) as inner:
         yield Gateway(inner, watched[0])
 
 
