@@ -22,7 +22,8 @@ from accord.testing.fake_upstream import FakeUpstream
 
 def echo_deployment(upstream_url: str, *, access_log: bool = True) -> str:
     """`fake-chat` answers with the prompt (the fake upstream's `fake-echo`), `fake-plain` with a
-    fixed sentence; both local to the alliance (`external: false`), so nothing is redacted."""
+    fixed sentence; both local to the alliance (`external: false`), so nothing is redacted.
+    `fake-deu` is for German tenants only (the issued key is American)."""
     return f"""\
 gateway:
   ceiling: NU
@@ -37,6 +38,11 @@ models:
     backend: openai_compatible
     base_url: {upstream_url}
     external: false
+  - name: fake-deu
+    backend: openai_compatible
+    base_url: {upstream_url}
+    external: false
+    allowed_nations: [DEU]
 """
 
 

@@ -141,8 +141,9 @@ class Pipeline:
                 headers={"retry-after": retry_after_header(wait)},
             )
         body = validate(route, await self._read_json(request))
+        if self._models.config(body["model"]) is not None:  # access log: configured names only
+            note(request.scope, "model", body["model"])
         exchange = self._exchange(request_id, principal, route, body)
-        note(request.scope, "model", exchange.model.name)  # access log: the configured model only
         verdict = await self._protections.admit(exchange)
         if verdict.error is not None:
             await self._record_refusal(exchange, verdict, "refused")

@@ -167,6 +167,10 @@ async def test_an_unknown_model_logs_404_and_its_code(gw: Gateway, lines: Lines)
     refused = lines.only(unauthenticated.headers["x-request-id"])
     assert refused["status"] == 401 and refused["code"] == "invalid_api_key"
     assert "principal" not in refused
+    forbidden = await gw.chat("fake-deu", PLAIN)
+    assert forbidden.status_code == 403
+    entry = lines.only(forbidden.headers["x-request-id"])
+    assert entry["code"] == "model_not_permitted" and entry["model"] == "fake-deu"
 
 
 async def test_logs_carry_neither_prompts_completions_nor_keys(gw: Gateway, lines: Lines) -> None:
