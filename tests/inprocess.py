@@ -23,7 +23,8 @@ from accord.testing.fake_upstream import FakeUpstream
 def echo_deployment(upstream_url: str, *, access_log: bool = True) -> str:
     """`fake-chat` answers with the prompt (the fake upstream's `fake-echo`), `fake-plain` with a
     fixed sentence; both local to the alliance (`external: false`), so nothing is redacted.
-    `fake-deu` is for German tenants only (the issued key is American)."""
+    `fake-deu` is for German tenants only (the issued key is American); `fake-tools`, `fake-truncated`
+    and `fake-html` behave as the fake upstream's modes of those names."""
     return f"""\
 gateway:
   ceiling: NU
@@ -43,7 +44,15 @@ models:
     base_url: {upstream_url}
     external: false
     allowed_nations: [DEU]
+""" + "".join(
+        f"""\
+  - name: {mode}
+    backend: openai_compatible
+    base_url: {upstream_url}
+    external: false
 """
+        for mode in ("fake-tools", "fake-truncated", "fake-html")
+    )
 
 
 @dataclass

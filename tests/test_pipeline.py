@@ -90,3 +90,29 @@ async def test_a_failing_check_refuses_before_the_model_is_called(
         assert answer.status_code == 503, answer.text
         assert answer.json()["error"]["code"] == "inspection_unavailable"
     assert gateway.upstream.requests() == [], "the model was called although a check failed"
+
+
+async def test_a_faulty_upstream_answer_is_an_error_not_a_short_success(gateway: InProcessGateway) -> None:
+    cut = await gateway.chat("fake-truncated", ANSWER, stream=True)
+    sent = events(cut.content)
+    assert "[DONE]" not in sent and sent[-1]["error"]["code"] == "upstream_error"
+    page = await gateway.chat("fake-html", ANSWER)
+    assert page.status_code == 502 and page.json()["error"]["code"] == "upstream_error"
+
+
+async def test_a_tool_call_on_the_responses_route_is_an_error_in_both_modes(
+    gateway: InProcessGateway,
+) -> None:
+    """Tools are refused on /v1/responses, so an upstream tool call must not become text (stream)
+    or an empty completed answer (non-stream)."""
+    body = {"model": "fake-tools", "input": "Weather in Brussels?"}
+    answer = await gateway.client.post("/v1/responses", json=body, headers=gateway.auth())
+    assert answer.status_code == 502 and answer.json()["error"]["code"] == "upstream_error"
+    streamed = await gateway.client.post(
+        "/v1/responses", json={**body, "stream": True}, headers=gateway.auth()
+    )
+    assert "get_weather" not in streamed.text and "Brussels" not in streamed.text
+    sent = events(streamed.content)
+    assert sent[-1]["type"] == "error" and not any(
+        isinstance(event, dict) and event.get("type") == "response.completed" for event in sent
+    )

@@ -281,7 +281,11 @@ class Pipeline:
                 raise problem
         if exchange.route == "responses":
             response_id, message_id = responses_api.new_ids()
-            result = responses_api.from_chat(response_id, message_id, exchange.model.name, result)
+            try:
+                result = responses_api.from_chat(response_id, message_id, exchange.model.name, result)
+            except BackendError as error:
+                await self._record_refusal(exchange, verdict, "error")
+                raise _from_backend(error) from error
         await self._record(exchange, verdict, "answered", result.get("usage"))
         return result
 
@@ -419,7 +423,8 @@ class _ResponsesStream:
 
     def __init__(self, exchange: Exchange) -> None:
         response_id, message_id = responses_api.new_ids()
-        self._events = responses_api.ResponseEvents(response_id, message_id, exchange.model.name)
+        self._model = exchange.model.name
+        self._events = responses_api.ResponseEvents(response_id, message_id, self._model)
 
     def _frame(self, event: JSON) -> bytes:
         return sse(event, event=str(event["type"]))
@@ -428,7 +433,7 @@ class _ResponsesStream:
         return [self._frame(event) for event in self._events.opening()]
 
     def chunk(self, chunk: JSON) -> list[bytes]:
-        text = chunk_text("chat", chunk)
+        text = responses_api.chunk_output_text(self._model, chunk)
         return [self._frame(self._events.delta(text))] if text else []
 
     def error(self, error: APIError) -> bytes:

@@ -62,6 +62,40 @@ async def test_stream_yields_every_chunk_then_stops_at_done(upstream: FakeUpstre
     assert {c["model"] for c in chunks} == {"gateway-name"}
 
 
+async def test_completion_streams_pass_through(upstream: FakeUpstream) -> None:
+    client = backend(upstream.base_url)
+    chunks = [c async for c in client.completions_stream({"model": "x", "prompt": "Say", "stream": True})]
+    await client.aclose()
+    assert "".join(c["choices"][0]["text"] for c in chunks) == "This is a fake answer."
+
+
+@pytest.mark.parametrize(
+    ("mode", "stream", "complaint"),
+    [
+        ("fake-truncated", True, "ended before [DONE]"),
+        ("fake-truncated", False, "without a valid"),
+        ("fake-badchunk", True, "undecodable stream event"),
+        ("fake-not-streaming", True, "without a stream"),
+        ("fake-html", False, "without a valid"),
+        ("fake-html", True, "without a stream"),
+    ],
+)
+async def test_a_faulty_answer_is_a_502_never_a_silent_success(
+    upstream: FakeUpstream, mode: str, stream: bool, complaint: str
+) -> None:
+    """A stream cut short, an undecodable event, JSON for a stream, an HTML page: the caller must
+    not receive them as a complete answer."""
+    client = backend(upstream.base_url, upstream_model=mode)
+    body = {"model": "x", "messages": MESSAGES, "stream": stream}
+    with pytest.raises(BackendError) as failed:
+        if stream:
+            [chunk async for chunk in client.chat_stream(body)]
+        else:
+            await client.chat(body)
+    await client.aclose()
+    assert failed.value.status == 502 and complaint in failed.value.message
+
+
 async def test_upstream_statuses_map_to_gateway_errors(upstream: FakeUpstream) -> None:
     failing = backend(upstream.base_url, upstream_model="fake-500")
     with pytest.raises(BackendError) as failed:

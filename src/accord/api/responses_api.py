@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from accord.api.validation import invalid
+from accord.backends.base import BackendError
 
 UNSUPPORTED = ("tools", "tool_choice", "previous_response_id", "background", "reasoning", "include")
 _ROLE_MAP = {"system": "system", "developer": "system", "user": "user", "assistant": "assistant"}
@@ -134,10 +135,32 @@ def _usage(usage: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def _no_tool_calls(model: str, part: dict[str, Any]) -> None:
+    if part.get("tool_calls") or part.get("function_call"):
+        # Tools are refused on this route, so a tool call is the upstream going its own way: an
+        # error in both modes, rather than arguments shown as text (stream) or an empty answer.
+        raise BackendError(f"model {model}: answered with a tool call, which /v1/responses does not carry")
+
+
 def from_chat(response_id: str, message_id: str, model: str, chat: dict[str, Any]) -> dict[str, Any]:
     choices = chat.get("choices") or [{}]
-    text = (choices[0].get("message") or {}).get("content") or ""
+    message = choices[0].get("message") or {}
+    _no_tool_calls(model, message)
+    text = message.get("content") or message.get("refusal") or ""
     return response_object(response_id, message_id, model, text, usage=chat.get("usage"))
+
+
+def chunk_output_text(model: str, chunk: dict[str, Any]) -> str:
+    """The answer text a chat stream chunk adds (content and refusals; not reasoning)."""
+    parts: list[str] = []
+    for choice in chunk.get("choices") or []:
+        delta = choice.get("delta") or {}
+        _no_tool_calls(model, delta)
+        for key in ("content", "refusal"):
+            value = delta.get(key)
+            if isinstance(value, str):
+                parts.append(value)
+    return "".join(parts)
 
 
 class ResponseEvents:

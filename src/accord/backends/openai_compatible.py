@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import AsyncIterator, Mapping
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol, overload
 from urllib.parse import urlsplit
 from urllib.request import getproxies, proxy_bypass
 
@@ -146,14 +146,20 @@ class OpenAICompatibleBackend:
 
     async def _post(self, path: str, body: JSON) -> JSON:
         response = await self._send(path, body)
+        name = self._config.name
         try:
-            payload = _json(await response.read())
+            content = await response.read()
         except ReadTimeout as error:
-            raise _timeout(self._config.name) from error
+            raise _timeout(name) from error
         except UpstreamFailure as error:
-            raise BackendError(f"model {self._config.name}: upstream read failed") from error
-        self._raise_for_status(response.status_code, payload, response.headers)
-        payload["model"] = self._config.name
+            raise BackendError(f"model {name}: upstream read failed") from error
+        self._raise_for_status(response.status_code, _json(content), response.headers)
+        # A 200 that is not the answer (an HTML error page from a proxy, a body cut short) is the
+        # upstream's failure: 502, never an empty success.
+        payload = _json(content, strict=True)
+        if payload is None or not isinstance(payload.get(_ANSWER_FIELD[path]), list):
+            raise BackendError(f"model {name}: upstream answered 200 without a valid {path} response")
+        payload["model"] = name
         return payload
 
     async def _stream(self, path: str, body: JSON) -> AsyncIterator[JSON]:
@@ -162,17 +168,24 @@ class OpenAICompatibleBackend:
         try:
             if response.status_code >= 400:
                 self._raise_for_status(response.status_code, _json(await response.read()), response.headers)
+            if not response.headers.get("content-type", "text/event-stream").startswith("text/event-stream"):
+                raise BackendError(f"model {name}: upstream answered a stream request without a stream")
             async for line in response.aiter_lines():
                 if not line.startswith(b"data:"):
                     continue
                 data = line[5:].strip()
                 if data == b"[DONE]":
                     return
-                chunk = _json(data)
+                chunk = _json(data, strict=True)
+                if chunk is None:
+                    raise BackendError(f"model {name}: upstream sent an undecodable stream event")
                 if "error" in chunk and "choices" not in chunk:
                     raise BackendError(f"model {name}: upstream error mid-stream")
                 chunk["model"] = name
                 yield chunk
+            # Every OpenAI-compatible server ends a stream with [DONE]: without it the answer may
+            # be cut short, and passing it on as complete would be a silent truncation.
+            raise BackendError(f"model {name}: upstream stream ended before [DONE]")
         except ReadTimeout as error:
             raise _timeout(name) from error
         except UpstreamFailure as error:
@@ -267,9 +280,24 @@ def _timeout(name: str) -> BackendError:
     return BackendError(f"model {name}: upstream timed out", status=504, code="upstream_timeout")
 
 
-def _json(content: bytes) -> dict[str, Any]:
+_ANSWER_FIELD = {"chat/completions": "choices", "completions": "choices", "embeddings": "data"}
+
+
+@overload
+def _json(content: bytes) -> dict[str, Any]: ...
+
+
+@overload
+def _json(content: bytes, *, strict: Literal[True]) -> dict[str, Any] | None: ...
+
+
+def _json(content: bytes, *, strict: bool = False) -> dict[str, Any] | None:
+    """The JSON object in ``content``; otherwise ``None`` if ``strict``, else ``{}`` (error bodies
+    are read for what they say, and may be anything)."""
     try:
         value = orjson.loads(content)
     except orjson.JSONDecodeError:
-        return {}
-    return value if isinstance(value, dict) else {}
+        value = None
+    if isinstance(value, dict):
+        return value
+    return None if strict else {}

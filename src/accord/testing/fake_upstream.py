@@ -2,7 +2,10 @@
 
 Raw ``asyncio.Protocol`` + ``httptools`` so that it is never the bottleneck of a benchmark.
 Behaviour is chosen per request by the ``model`` name (``fake-tools``, ``fake-500``, ``fake-400``,
-``fake-slow``, ``fake-echo``, ``fake-marked``) or the ``X-Fake-Mode`` header.
+``fake-slow``, ``fake-echo``, ``fake-marked``) or the ``X-Fake-Mode`` header. Faulty upstreams, for
+the gateway's error handling: ``fake-truncated`` (a stream without ``[DONE]``, half a JSON body),
+``fake-badchunk`` (an undecodable stream event), ``fake-not-streaming`` (JSON when a stream was asked
+for), ``fake-html`` (a 200 HTML page).
 """
 
 from __future__ import annotations
@@ -150,6 +153,29 @@ def _completion_json(model: str, body: dict[str, Any]) -> bytes:
     )
 
 
+def _completion_stream_events(model: str, mode: str, body: dict[str, Any]) -> list[bytes]:
+    created = int(time.time())
+
+    def chunk(text: str, finish: str | None = None) -> dict[str, Any]:
+        choice = {"index": 0, "text": text, "finish_reason": finish, "logprobs": None}
+        return {"id": "cmpl-fake", "object": "text_completion", "created": created, "model": model,
+                "choices": [choice]}  # fmt: skip
+
+    events = [chunk(part) for part in PLAIN_CHUNKS] + [chunk("", "stop")]
+    if (body.get("stream_options") or {}).get("include_usage"):
+        events.append({**chunk(""), "choices": [], "usage": _usage()})
+    return [b"data: " + orjson.dumps(e) + b"\n\n" for e in events] + [b"data: [DONE]\n\n"]
+
+
+def _broken(mode: str, events: list[bytes]) -> list[bytes]:
+    """A stream as a faulty upstream sends it: cut short (no [DONE]) or with an undecodable event."""
+    if mode == "fake-truncated":
+        return events[:2]
+    if mode == "fake-badchunk":
+        return [*events[:2], b"data: {not json\n\n", *events[2:]]
+    return events
+
+
 def _embeddings_json(model: str, body: dict[str, Any]) -> bytes:
     raw = body.get("input")
     inputs = raw if isinstance(raw, list) else [raw]
@@ -244,9 +270,11 @@ class _Connection(asyncio.Protocol):
         reason = _REASONS.get(status, b"Unknown")
         connection = b"keep-alive" if keep_alive else b"close"
         if events is None:
-            head = b"HTTP/1.1 %d %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\n" % (
+            kind = b"text/html" if body.startswith(b"<") else b"application/json"
+            head = b"HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %d\r\n" % (
                 status,
                 reason,
+                kind,
                 len(body),
             )
             transport.write(head + b"Connection: %s\r\n\r\n" % connection + body)
@@ -302,12 +330,15 @@ class _Connection(asyncio.Protocol):
             return 200, orjson.dumps({"object": "list", "data": data}), None
         if method != b"POST":
             return *_error(404, f"Unknown route {path}.", "invalid_request_error"), None
-        if path == "/v1/chat/completions":
-            if body.get("stream"):
-                return 200, b"", _chat_stream_events(model, mode, body)
-            return 200, _chat_json(model, mode, body), None
-        if path == "/v1/completions":
-            return 200, _completion_json(model, body), None
+        if mode == "fake-html":
+            return 200, b"<html><body>Gateway Timeout</body></html>", None
+        if path in ("/v1/chat/completions", "/v1/completions"):
+            chat = path == "/v1/chat/completions"
+            if body.get("stream") and mode != "fake-not-streaming":
+                events = (_chat_stream_events if chat else _completion_stream_events)(model, mode, body)
+                return 200, b"", _broken(mode, events)
+            answer = _chat_json(model, mode, body) if chat else _completion_json(model, body)
+            return 200, answer[: len(answer) // 2] if mode == "fake-truncated" else answer, None
         if path == "/v1/embeddings":
             return 200, _embeddings_json(model, body), None
         return *_error(404, f"Unknown route {path}.", "invalid_request_error"), None
