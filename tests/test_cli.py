@@ -203,3 +203,108 @@ def test_models_add_registers_a_model_for_every_tenant_keeping_the_file(tmp_path
                 timeout=30,
             )
             assert allowed.status_code == 200, allowed.text
+
+
+def _one_line_error(result: subprocess.CompletedProcess[str], code: int) -> str:
+    """The command failed with ``code`` and said why in one line on stderr, with no traceback."""
+    assert result.returncode == code, (result.returncode, result.stdout, result.stderr)
+    assert "Traceback" not in result.stdout + result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
+    return lines[0]
+
+
+def test_keys_commands_refuse_bad_input_in_one_line(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    assert accord(home, "init", "--no-demo").returncode == 0
+
+    def create(*args: str) -> subprocess.CompletedProcess[str]:
+        base = {
+            "--nation": "DEU",
+            "--organisation": "Bundeswehr",
+            "--agency-kind": "military",
+            "--role": "user",
+        }
+        options = dict(zip(args[::2], args[1::2], strict=True))
+        return accord(
+            home, "keys", "create", *[part for item in {**base, **options}.items() for part in item]
+        )
+
+    assert "nation code" in _one_line_error(create("--nation", "D1"), 1)
+    assert "organisation name" in _one_line_error(create("--organisation", ""), 1)
+    assert "organisation name" in _one_line_error(create("--organisation", "   "), 1)
+    assert create().returncode == 0
+    conflict = _one_line_error(create("--agency-kind", "civil"), 1)  # was a Rich traceback
+    assert "agency kind military" in conflict
+    assert "no API key" in _one_line_error(accord(home, "keys", "revoke", "key_doesnotexist"), 1)
+
+    too_long = accord(
+        home, "keys", "create", "--nation", "DEU", "--organisation", "Bundeswehr", "--agency-kind",
+        "military", "--role", "user", "--expires-in-days", "100000000", env={"COLUMNS": "200"},
+    )  # fmt: skip
+    assert too_long.returncode == 2  # was an OverflowError traceback
+    assert "Traceback" not in too_long.stdout + too_long.stderr
+    assert "less than or equal to 3650" in too_long.stderr
+    assert create("--expires-in-days", "3650").returncode == 0
+
+    principals = json.loads(accord(home, "keys", "list").stdout)
+    assert {(p["nation"], p["organisation"]) for p in principals} == {("DEU", "Bundeswehr")}
+
+
+@pytest.mark.parametrize("port", ["99999", "0", "-1", "65536"])
+def test_serve_refuses_a_port_out_of_range(tmp_path: Path, port: str) -> None:
+    wide = {"COLUMNS": "200"}  # typer's error box wraps at the terminal's width
+    refused = accord(tmp_path / "home", "serve", "--port", port, env=wide)
+    assert refused.returncode == 2 and "serving on" not in refused.stdout, refused.stdout
+    assert "--port" in refused.stderr
+    assert "less than or equal to 65535" in refused.stderr or "greater than or equal to 1" in refused.stderr
+    from_env = accord(tmp_path / "home", "serve", env={**wide, "ACCORD_PORT": port})
+    assert from_env.returncode == 2 and "serving on" not in from_env.stdout
+
+
+SECRET = "sk-inline-SECRET-51d2"
+BAD_DEPLOYMENTS = {
+    # name: (deployment file, what the one-line error names)
+    "inline credential": (
+        f"gateway:\n  ceiling: NU\nmodels:\n  - name: m\n    backend: openai_compatible\n"
+        f"    base_url: http://h/v1\n    api_key: {SECRET}\n",
+        "line 7 models.0.api_key",
+    ),
+    "not YAML": (f"models:\n  - {{name: m, api_key: {SECRET}\n", "not valid YAML"),
+    "credential in the URL": (
+        f"models:\n  - name: m\n    backend: openai_compatible\n    base_url: http://u:{SECRET}@h/v1\n",
+        "line 4 models.0.base_url",
+    ),
+    "unknown ceiling": ("gateway:\n  ceiling: XX\n", "line 2 gateway.ceiling"),
+    "not a URL": (
+        "models:\n  - {name: m, backend: openai_compatible, base_url: notaurl}\n",
+        "models.0.base_url",
+    ),
+    "routes the backend lacks": (
+        "models:\n  - {name: m, backend: local, routes: [chat, embeddings]}\n",
+        "routes",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", BAD_DEPLOYMENTS)
+def test_a_bad_deployment_stops_serve_and_models_in_one_line_without_its_values(
+    tmp_path: Path, case: str
+) -> None:
+    text, names = BAD_DEPLOYMENTS[case]
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / "accord.yaml").write_text(text, encoding="utf-8")
+    started = time.monotonic()
+    served = accord(home, "serve", "--port", str(free_port()))  # was a traceback quoting the secret
+    assert time.monotonic() - started < 60
+    assert "serving on" not in served.stdout
+    for result in (
+        served,
+        accord(home, "models", "list"),
+        accord(home, "models", "add", "x", "--base-url", "http://h"),
+    ):
+        line = _one_line_error(result, 2)
+        assert names in line and str(home / "accord.yaml") in line
+        assert SECRET not in result.stdout + result.stderr
+    assert (home / "accord.yaml").read_text(encoding="utf-8") == text

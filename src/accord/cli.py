@@ -10,14 +10,21 @@ import shlex
 from collections.abc import Callable, Coroutine
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, NoReturn, TypeVar
 
 import typer
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 
 from accord.config import Settings, load_settings
-from accord.deployment import DEFAULT_DEPLOYMENT, DeploymentError, load_deployment, parse_deployment
+from accord.deployment import (
+    DEFAULT_DEPLOYMENT,
+    DeploymentError,
+    describe_yaml_error,
+    load_deployment,
+    parse_deployment,
+)
+from accord.identity.directory import MAX_KEY_LIFETIME_DAYS
 from accord.principal import AgencyKind, Role
 
 T = TypeVar("T")
@@ -33,9 +40,9 @@ def _run(factory: Callable[[Settings], Coroutine[Any, Any, T]]) -> T:
     return asyncio.run(factory(load_settings()))
 
 
-def _fail(message: str) -> None:
+def _fail(message: str, code: int = 2) -> NoReturn:
     typer.echo(f"error: {message}", err=True)
-    raise typer.Exit(code=2)
+    raise typer.Exit(code=code)
 
 
 # -- init -------------------------------------------------------------------------------------
@@ -116,7 +123,7 @@ def _safe_url(url: str) -> str:
 @app.command()
 def serve(
     host: Annotated[str, typer.Option(envvar="ACCORD_HOST")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(envvar="ACCORD_PORT")] = 8080,
+    port: Annotated[int, typer.Option(envvar="ACCORD_PORT", min=1, max=65535)] = 8080,
     log_level: Annotated[str, typer.Option()] = "info",
 ) -> None:
     """Serve the gateway (one process; run more replicas behind a load balancer to scale)."""
@@ -125,10 +132,12 @@ def serve(
     from accord.app import create_app
     from accord.logs import configure_logging
 
+    settings = load_settings()
+    _check_before_serving(settings)
     configure_logging(log_level)
     typer.echo(f"Accord serving on http://{host}:{port}/v1 (Ctrl-C to stop)")
     uvicorn.run(
-        create_app(load_settings()),
+        create_app(settings),
         host=host,
         port=port,
         loop="uvloop",
@@ -137,6 +146,28 @@ def serve(
         access_log=False,
         log_config=None,
     )
+
+
+def _check_before_serving(settings: Settings) -> None:
+    """Refuse, in one line and with status 2, what would otherwise fail inside the server's
+    start-up, where the error would be logged with its traceback (and its values)."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    from accord.services import load_deployment_or_default
+
+    try:
+        make_url(settings.database_url)
+    except ArgumentError:
+        _fail("ACCORD_DATABASE_URL is not a database URL")  # not shown: it may hold a password
+    try:
+        load_deployment_or_default(settings)
+    except DeploymentError as error:
+        _fail(str(error))
+    except UnicodeDecodeError:
+        _fail(f"{settings.deployment_file}: not UTF-8 text")
+    except OSError as error:
+        _fail(f"{error.filename or settings.deployment_file}: {error.strerror or type(error).__name__}")
 
 
 # -- keys -------------------------------------------------------------------------------------
@@ -149,9 +180,15 @@ def keys_create(
     agency_kind: Annotated[AgencyKind, typer.Option("--agency-kind")],
     role: Annotated[list[Role], typer.Option(help="Repeat for several roles.")],
     name: Annotated[str, typer.Option()] = "api key",
-    expires_in_days: Annotated[int | None, typer.Option(min=1)] = None,
+    expires_in_days: Annotated[
+        int | None,
+        typer.Option(
+            min=1, max=MAX_KEY_LIFETIME_DAYS, help=f"Key lifetime, at most {MAX_KEY_LIFETIME_DAYS} days."
+        ),
+    ] = None,
 ) -> None:
     """Create a principal with a new key (creating its nation and organisation if needed)."""
+    from accord.identity.directory import DirectoryError
     from accord.services import admin_session
 
     expires_at = datetime.now(UTC) + timedelta(days=expires_in_days) if expires_in_days else None
@@ -168,7 +205,10 @@ def keys_create(
                 expires_at=expires_at,
             )
 
-    created = _run(create)
+    try:
+        created = _run(create)
+    except DirectoryError as error:
+        _fail(error.message, code=1)
     typer.echo(f"key id:    {created.key_id}")
     typer.echo(
         f"principal: {created.principal.id} ({created.principal.nation}/{created.principal.organisation}, "
@@ -190,20 +230,25 @@ def keys_revoke(key_id: str) -> None:
     try:
         _run(revoke)
     except DirectoryError as error:
-        _fail(error.message)
+        _fail(error.message, code=1)
     typer.echo(f"revoked {key_id}")
 
 
 @keys_app.command("list")
 def keys_list(nation: Annotated[str | None, typer.Option()] = None) -> None:
     """List principals and their keys (never the keys themselves) as JSON."""
+    from accord.identity.directory import DirectoryError
     from accord.services import admin_session
 
     async def listing(settings: Settings) -> Any:
         async with admin_session(settings) as session:
             return await session.directory.list_principals(None, nation)
 
-    typer.echo(json.dumps(_run(listing), indent=2))
+    try:
+        principals = _run(listing)
+    except DirectoryError as error:
+        _fail(error.message, code=1)
+    typer.echo(json.dumps(principals, indent=2))
 
 
 # -- models -----------------------------------------------------------------------------------
@@ -221,14 +266,24 @@ def models_add(
     external: Annotated[bool | None, typer.Option("--external/--internal")] = None,
 ) -> None:
     """Register a model in the deployment file (every tenant may use it unless --allow-nation is given)."""
+    from ruamel.yaml.error import YAMLError
+
     settings = load_settings()
     path = settings.deployment_file
-    text = path.read_text(encoding="utf-8") if path.exists() else DEFAULT_DEPLOYMENT
+    try:
+        text = path.read_text(encoding="utf-8") if path.exists() else DEFAULT_DEPLOYMENT
+    except UnicodeDecodeError:
+        _fail(f"{path}: not UTF-8 text")
+    except OSError as error:
+        _fail(f"{path}: {error.strerror or type(error).__name__}")
     # Round-trip YAML: the operator's comments, order and quoting survive the edit.
     editor = YAML()
     editor.indent(mapping=2, sequence=4, offset=2)
     editor.width = 110
-    data = editor.load(text) or CommentedMap()
+    try:
+        data = editor.load(text) or CommentedMap()
+    except YAMLError as error:
+        _fail(describe_yaml_error(str(path), error))
     if not isinstance(data, CommentedMap) or not isinstance(data.get("models") or [], list):
         _fail(f"{path}: expected a mapping with a `models` list")
     models = data.get("models")
@@ -273,8 +328,12 @@ def models_list() -> None:
     settings = load_settings()
     try:
         deployment = load_deployment(settings.deployment_file)
-    except (DeploymentError, FileNotFoundError) as error:
+    except DeploymentError as error:
         _fail(str(error))
+    except UnicodeDecodeError:
+        _fail(f"{settings.deployment_file}: not UTF-8 text")
+    except OSError as error:
+        _fail(f"{settings.deployment_file}: {error.strerror or type(error).__name__}")
     typer.echo(
         json.dumps(
             [model.model_dump(mode="json", exclude_defaults=True) for model in deployment.models], indent=2

@@ -197,8 +197,8 @@ class Pipeline:
         return await self._complete_json(exchange, verdict)
 
     async def _read_json(self, request: Request) -> Any:
-        length = request.headers.get("content-length")
-        if length is not None and length.isdigit() and int(length) > self._max_body_bytes:
+        length = request.headers.get("content-length") or ""
+        if length.isascii() and length.isdigit() and int(length) > self._max_body_bytes:
             raise _too_large(self._max_body_bytes)
         chunks: list[bytes] = []
         size = 0

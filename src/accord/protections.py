@@ -110,7 +110,10 @@ class GatewayProtections:
             parked = APIError(403, message, code="policy_review_required", extra={"review_id": review_id})
             return Verdict(outcome="review", error=parked, **common)
         if decision.outcome == "redact":
-            redacted = _redact_body(exchange, self._inspector.personal_data)
+            try:
+                redacted = _redact_body(exchange, self._inspector.personal_data)
+            except Exception as error:
+                raise _fail_closed("redaction", error) from error
             return Verdict(outcome="redact", upstream_body=redacted, **common)
         return Verdict(outcome="allow", **common)
 
@@ -136,7 +139,10 @@ class GatewayProtections:
             codes=("review_approved",), findings={"review_id": review_id}, bundle_version=engine.version
         )
         if personal is not None and any(personal.counts().values()):
-            upstream_body = _redact_body(exchange, self._inspector.personal_data)
+            try:
+                upstream_body = _redact_body(exchange, self._inspector.personal_data)
+            except Exception as error:
+                raise _fail_closed("redaction", error) from error
             return Verdict(outcome="redact", upstream_body=upstream_body, **common)
         return Verdict(outcome="allow", **common)
 

@@ -7,8 +7,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from accord.audit import MemoryAudit
-from accord.identity.directory import CredentialRejected, Directory, DirectoryError
-from accord.identity.tables import ApiKeyRow
+from accord.identity.directory import CredentialRejected, Directory, DirectoryError, nation_code
+from accord.identity.tables import ApiKeyRow, NationRow
 from accord.principal import AgencyKind, Principal, Role
 from accord.store.database import create_engine_for, migrate
 
@@ -148,3 +148,53 @@ async def test_organisation_agency_kind_conflict(directory: Directory) -> None:
     with pytest.raises(DirectoryError) as conflict:
         await directory.create_organisation(None, "USA", "DLA", AgencyKind.INTELLIGENCE)
     assert conflict.value.status == 409
+
+
+async def _key(directory: Directory, nation: str, organisation: str) -> None:
+    await directory.create_key(
+        None,
+        nation=nation,
+        organisation=organisation,
+        agency_kind=AgencyKind.CIVIL,
+        roles=frozenset({Role.USER}),
+        name="k",
+    )
+
+
+def _nations(directory: Directory) -> set[str]:
+    with Session(directory._engine) as session:
+        return set(session.execute(select(NationRow.code)).scalars())
+
+
+@pytest.mark.parametrize("code", ["D1", "D2", "X1Y", "", "   ", "DEÜ", "ABCDEFGHIJKLMNOPQ"])
+async def test_no_path_creates_a_nation_the_nation_rule_refuses(directory: Directory, code: str) -> None:
+    with pytest.raises(DirectoryError) as explicit:
+        await directory.create_nation(None, code, "x")
+    with pytest.raises(DirectoryError) as with_key:
+        await _key(directory, code, "Bundeswehr")
+    with pytest.raises(DirectoryError) as with_organisation:
+        await directory.create_organisation(None, code, "Bundeswehr", AgencyKind.CIVIL)
+    assert explicit.value.message == with_key.value.message == with_organisation.value.message
+    assert explicit.value.status == 400 and explicit.value.code == "invalid_request"
+    assert _nations(directory) == set()
+    audit = directory._audit
+    assert isinstance(audit, MemoryAudit) and audit.acts == []  # refused before anything is recorded
+    assert nation_code(" nato ") == "NATO"
+
+
+@pytest.mark.parametrize("name", ["", "   ", "\t", "x" * 201])
+async def test_organisation_names_must_not_be_blank(directory: Directory, name: str) -> None:
+    with pytest.raises(DirectoryError) as refused:
+        await _key(directory, "DEU", name)
+    assert refused.value.status == 400
+    with pytest.raises(DirectoryError):
+        await directory.create_organisation(None, "DEU", name, AgencyKind.CIVIL)
+    assert _nations(directory) == set()
+
+
+async def test_organisation_names_are_trimmed(directory: Directory) -> None:
+    await _key(directory, "deu", "  Bundeswehr ")
+    (principal,) = await directory.list_principals(None, "DEU")
+    assert principal["organisation"] == "Bundeswehr"
+    created = await directory.create_organisation(None, "DEU", "Bundeswehr\n", AgencyKind.CIVIL)
+    assert created["name"] == "Bundeswehr"

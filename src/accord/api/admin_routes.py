@@ -14,8 +14,9 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from accord.api.auth import require_principal
+from accord.api.body import read_json
 from accord.api.errors import APIError
-from accord.identity.directory import DirectoryError
+from accord.identity.directory import MAX_KEY_LIFETIME_DAYS, DirectoryError
 from accord.principal import AgencyKind, Role
 
 ADMINS = (Role.OPERATOR, Role.TENANT_ADMIN)
@@ -26,10 +27,7 @@ def _json(payload: object, status: int = 200) -> Response:
 
 
 async def _body(request: Request) -> dict[str, Any]:
-    try:
-        body = orjson.loads(await request.body())
-    except orjson.JSONDecodeError as error:
-        raise APIError(400, "The request body is not valid JSON.", code="invalid_json") from error
+    body = await read_json(request)  # at most ADMIN_MAX_BODY_BYTES, else 413
     if not isinstance(body, dict):
         raise APIError(400, "The request body must be a JSON object.")
     return body
@@ -105,8 +103,12 @@ async def create_key(request: Request) -> Response:
     expires_at = None
     days = body.get("expires_in_days")
     if days is not None:
-        if isinstance(days, bool) or not isinstance(days, int) or days < 1:
-            raise APIError(400, "'expires_in_days' must be a positive integer.", param="expires_in_days")
+        if isinstance(days, bool) or not isinstance(days, int) or not 1 <= days <= MAX_KEY_LIFETIME_DAYS:
+            raise APIError(
+                400,
+                f"'expires_in_days' must be an integer from 1 to {MAX_KEY_LIFETIME_DAYS}.",
+                param="expires_in_days",
+            )
         expires_at = datetime.now(UTC) + timedelta(days=days)
     try:
         created = await request.app.state.services.directory.create_key(

@@ -53,8 +53,10 @@ def validate(route: str, body: Any) -> dict[str, Any]:
     if unknown:
         raise invalid(f"Unrecognized request argument supplied: {unknown[0]}", param=unknown[0])
     model = body.get("model")
-    if not isinstance(model, str) or not model:
+    if model is None or model == "":
         raise invalid("You must provide a model parameter.", param="model")
+    if not isinstance(model, str):
+        raise invalid("model must be a string.", param="model")
     _optional(body, "stream", bool)
     _optional(body, "user", str)
     for name in ("max_tokens", "max_completion_tokens", "max_output_tokens", "n", "seed"):
@@ -94,18 +96,96 @@ def _chat(body: dict[str, Any]) -> None:
     if not isinstance(messages, list) or not messages:
         raise invalid("messages must be a non-empty array.", param="messages")
     for i, message in enumerate(messages):
-        if not isinstance(message, dict):
-            raise invalid(f"messages[{i}] must be an object.", param=f"messages[{i}]")
-        if message.get("role") not in MESSAGE_ROLES:
-            raise invalid(
-                f"messages[{i}].role must be one of {sorted(MESSAGE_ROLES)}.", param=f"messages[{i}].role"
-            )
-        content = message.get("content")
-        if content is not None and not isinstance(content, str | list):
-            raise invalid(f"messages[{i}].content must be a string or an array.", f"messages[{i}].content")
-    tools = body.get("tools")
-    if tools is not None and not isinstance(tools, list):
-        raise invalid("tools must be an array.", param="tools")
+        _message(f"messages[{i}]", message)
+    _objects(body, "tools")
+    _objects(body, "functions")
+    response_format = body.get("response_format")
+    if response_format is not None and not isinstance(response_format, dict):
+        raise invalid("response_format must be an object.", param="response_format")
+    prediction = body.get("prediction")
+    if prediction is not None:
+        if not isinstance(prediction, dict):
+            raise invalid("prediction must be an object.", param="prediction")
+        _content("prediction.content", prediction.get("content"))
+
+
+def _message(path: str, message: Any) -> None:
+    """Every field the inspector reads (`accord.inspect.normalise`) has the type it expects."""
+    if not isinstance(message, dict):
+        raise invalid(f"{path} must be an object.", param=path)
+    role = message.get("role")
+    if not isinstance(role, str) or role not in MESSAGE_ROLES:
+        raise invalid(f"{path}.role must be one of {sorted(MESSAGE_ROLES)}.", param=f"{path}.role")
+    _content(f"{path}.content", message.get("content"))
+    for key in ("name", "refusal", "reasoning_content"):
+        _string_or_null(message.get(key), f"{path}.{key}")
+    tool_calls = message.get("tool_calls")
+    if tool_calls is not None:
+        if not isinstance(tool_calls, list):
+            raise invalid(f"{path}.tool_calls must be an array.", param=f"{path}.tool_calls")
+        for j, call in enumerate(tool_calls):
+            _tool_call(f"{path}.tool_calls[{j}]", call)
+    function_call = message.get("function_call")
+    if function_call is not None:
+        _function(f"{path}.function_call", function_call)
+    tool_call_id = message.get("tool_call_id")
+    if role == "tool" and not isinstance(tool_call_id, str):
+        raise invalid(f"{path}.tool_call_id must be a string.", param=f"{path}.tool_call_id")
+    _string_or_null(tool_call_id, f"{path}.tool_call_id")
+
+
+def _content(path: str, content: Any) -> None:
+    """A string, null, or an array of parts: strings or objects whose text fields are strings."""
+    if content is None or isinstance(content, str):
+        return
+    if not isinstance(content, list):
+        raise invalid(f"{path} must be a string or an array.", param=path)
+    for k, part in enumerate(content):
+        if isinstance(part, str):
+            continue
+        if not isinstance(part, dict):
+            raise invalid(f"{path}[{k}] must be an object.", param=f"{path}[{k}]")
+        for key in ("type", "text", "refusal"):
+            _string_or_null(part.get(key), f"{path}[{k}].{key}")
+        file = part.get("file")
+        if file is not None:
+            if not isinstance(file, dict):
+                raise invalid(f"{path}[{k}].file must be an object.", param=f"{path}[{k}].file")
+            _string_or_null(file.get("file_data"), f"{path}[{k}].file.file_data")
+
+
+def _tool_call(path: str, call: Any) -> None:
+    if not isinstance(call, dict):
+        raise invalid(f"{path} must be an object.", param=path)
+    if not isinstance(call.get("id"), str):
+        raise invalid(f"{path}.id must be a string.", param=f"{path}.id")
+    if call.get("type") != "function":
+        raise invalid(f"{path}.type must be 'function'.", param=f"{path}.type")
+    _function(f"{path}.function", call.get("function"))
+
+
+def _function(path: str, function: Any) -> None:
+    if not isinstance(function, dict):
+        raise invalid(f"{path} must be an object.", param=path)
+    for key in ("name", "arguments"):
+        if not isinstance(function.get(key), str):
+            raise invalid(f"{path}.{key} must be a string.", param=f"{path}.{key}")
+
+
+def _string_or_null(value: Any, param: str) -> None:
+    if value is not None and not isinstance(value, str):
+        raise invalid(f"{param} must be a string.", param=param)
+
+
+def _objects(body: dict[str, Any], name: str) -> None:
+    value = body.get(name)
+    if value is None:
+        return
+    if not isinstance(value, list):
+        raise invalid(f"{name} must be an array.", param=name)
+    for i, item in enumerate(value):
+        if not isinstance(item, dict):
+            raise invalid(f"{name}[{i}] must be an object.", param=f"{name}[{i}]")
 
 
 def _strings_or_list(body: dict[str, Any], name: str) -> None:
@@ -121,6 +201,7 @@ def _strings_or_list(body: dict[str, Any], name: str) -> None:
 
 def _completions(body: dict[str, Any]) -> None:
     _strings_or_list(body, "prompt")
+    _string_or_null(body.get("suffix"), "suffix")
 
 
 def _embeddings(body: dict[str, Any]) -> None:
@@ -131,12 +212,18 @@ def _embeddings(body: dict[str, Any]) -> None:
 
 
 def _responses(body: dict[str, Any]) -> None:
+    _string_or_null(body.get("instructions"), "instructions")
     value = body.get("input")
     if isinstance(value, str) and value:
         return
-    if isinstance(value, list) and value and all(isinstance(item, dict) for item in value):
-        return
-    raise invalid("'input' must be a string or a non-empty array of input items.", param="input")
+    if not isinstance(value, list) or not value:
+        raise invalid("'input' must be a string or a non-empty array of input items.", param="input")
+    for i, item in enumerate(value):
+        if not isinstance(item, dict):
+            raise invalid("'input' must be a string or a non-empty array of input items.", param="input")
+        for key in ("type", "role", "output", "arguments"):
+            _string_or_null(item.get(key), f"input[{i}].{key}")
+        _content(f"input[{i}].content", item.get("content"))
 
 
 _ROUTE_CHECKS = {

@@ -32,6 +32,41 @@ class DirectoryError(Exception):
         self.code = code
 
 
+# The longest key lifetime `accord keys create --expires-in-days` and `POST /admin/keys` accept.
+MAX_KEY_LIFETIME_DAYS = 3650
+_MAX_NAME = 200  # the directory's name columns are String(200)
+
+
+def nation_code(code: str) -> str:
+    """The canonical (upper-case) form of a nation code, or DirectoryError when it is not one.
+
+    The one rule for every place a nation comes into being, explicitly (`create_nation`) or with
+    an organisation or key: 3 to 16 ASCII letters, an ISO 3166 alpha-3 code or an alliance body.
+    """
+    code = code.strip()
+    if not (code.isascii() and code.isalpha() and 3 <= len(code) <= 16):
+        raise DirectoryError(
+            "nation code must be 3 to 16 letters: ISO 3166 alpha-3 (e.g. DEU) or an alliance body (e.g. NATO)"
+        )
+    return code.upper()
+
+
+def organisation_name(name: str) -> str:
+    """An organisation's name without surrounding blanks, or DirectoryError when nothing is left."""
+    name = name.strip()
+    if not name:
+        raise DirectoryError("organisation name must not be empty")
+    if len(name) > _MAX_NAME:
+        raise DirectoryError(f"organisation name must be at most {_MAX_NAME} characters")
+    return name
+
+
+def _display_name(name: str, what: str) -> str:
+    if len(name) > _MAX_NAME:
+        raise DirectoryError(f"{what} must be at most {_MAX_NAME} characters")
+    return name
+
+
 class CredentialRejected(Exception):
     """Unknown, expired or revoked credential; the message never contains the credential."""
 
@@ -103,7 +138,7 @@ class Directory:
     # -- management --------------------------------------------------------------------------
 
     def ensure_nation(self, session: Session, code: str, name: str | None = None) -> NationRow:
-        code = code.upper()
+        code = nation_code(code)
         nation = session.get(NationRow, code)
         if nation is None:
             nation = NationRow(code=code, name=name or code, created_at=_now())
@@ -114,16 +149,15 @@ class Directory:
     def ensure_organisation(
         self, session: Session, nation: str, name: str, agency_kind: AgencyKind
     ) -> OrganisationRow:
+        nation, name = nation_code(nation), organisation_name(name)
         self.ensure_nation(session, nation)
         organisation = session.execute(
-            select(OrganisationRow).where(
-                OrganisationRow.nation == nation.upper(), OrganisationRow.name == name
-            )
+            select(OrganisationRow).where(OrganisationRow.nation == nation, OrganisationRow.name == name)
         ).scalar_one_or_none()
         if organisation is None:
             organisation = OrganisationRow(
                 id="org_" + secrets.token_hex(8),
-                nation=nation.upper(),
+                nation=nation,
                 name=name,
                 agency_kind=agency_kind.value,
                 created_at=_now(),
@@ -152,6 +186,8 @@ class Directory:
         principal_id: str | None = None,
     ) -> CreatedKey:
         """Create a key for an existing principal, or a new principal (and its org, nation) with it."""
+        nation, organisation = nation_code(nation), organisation_name(organisation)
+        name = _display_name(name, "key name")
         _require_scope(actor, nation)
         if actor is not None and not actor.has_role(Role.OPERATOR):
             forbidden = roles - {Role.USER, Role.TENANT_ADMIN}
@@ -249,23 +285,24 @@ class Directory:
     async def create_nation(self, actor: Principal | None, code: str, name: str) -> dict[str, str]:
         if actor is not None and not actor.has_role(Role.OPERATOR):
             raise DirectoryError("only operators create nations", status=403, code="permission_denied")
-        if not (code.isalpha() and 3 <= len(code) <= 16):
-            raise DirectoryError("nation code must be ISO 3166 alpha-3 or an alliance body name")
-        await self._audit.record_admin_act(actor, "tenant.create", code.upper(), {"name": name})
+        code = nation_code(code)
+        name = _display_name(name.strip() or code, "nation name")
+        await self._audit.record_admin_act(actor, "tenant.create", code, {"name": name})
 
         def create() -> None:
             with Session(self._engine) as session, session.begin():
                 self.ensure_nation(session, code, name)
 
         await asyncio.to_thread(create)
-        return {"code": code.upper(), "name": name}
+        return {"code": code, "name": name}
 
     async def create_organisation(
         self, actor: Principal | None, nation: str, name: str, agency_kind: AgencyKind
     ) -> dict[str, str]:
+        nation, name = nation_code(nation), organisation_name(name)
         _require_scope(actor, nation)
         await self._audit.record_admin_act(
-            actor, "organisation.create", f"{nation.upper()}/{name}", {"agency_kind": agency_kind.value}
+            actor, "organisation.create", f"{nation}/{name}", {"agency_kind": agency_kind.value}
         )
 
         def create() -> dict[str, str]:

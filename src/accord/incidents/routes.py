@@ -16,6 +16,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from accord.api.auth import require_principal
+from accord.api.body import read_json
 from accord.api.errors import APIError
 from accord.incidents.errors import (
     IncidentAccessDenied,
@@ -66,10 +67,7 @@ def _api_error(error: IncidentError) -> APIError:
 
 
 async def _text_field(request: Request, name: str) -> str:
-    try:
-        body = orjson.loads(await request.body())
-    except orjson.JSONDecodeError as error:
-        raise APIError(400, "The request body is not valid JSON.", code="invalid_json") from error
+    body = await read_json(request)  # at most ADMIN_MAX_BODY_BYTES, else 413
     value = body.get(name) if isinstance(body, dict) else None
     if not isinstance(value, str) or not value.strip():
         raise APIError(400, f"'{name}' is required and must be a non-empty string.", param=name)

@@ -10,6 +10,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from accord.api.auth import require_principal
+from accord.api.body import read_json
 from accord.api.errors import APIError
 from accord.policy.engine import PolicyError
 from accord.policy.killswitch import KillSwitchError
@@ -24,10 +25,7 @@ def _json(payload: object, status: int = 200) -> Response:
 
 
 async def _body(request: Request) -> dict[str, Any]:
-    try:
-        data = orjson.loads(await request.body() or b"{}")
-    except orjson.JSONDecodeError as error:
-        raise APIError(400, "The body must be JSON.", code="invalid_json") from error
+    data = await read_json(request, empty={})  # at most ADMIN_MAX_BODY_BYTES, else 413
     if not isinstance(data, dict):
         raise APIError(400, "The body must be a JSON object.", code="invalid_json")
     return data
