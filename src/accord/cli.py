@@ -19,6 +19,7 @@ from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from accord.config import Settings, load_settings
 from accord.deployment import (
     DEFAULT_DEPLOYMENT,
+    Deployment,
     DeploymentError,
     describe_yaml_error,
     load_deployment,
@@ -148,6 +149,18 @@ def serve(
     )
 
 
+def _deployment_or_fail(settings: Settings, load: Callable[[Settings], Deployment]) -> Deployment:
+    """The deployment ``load`` reads, or one line naming what is wrong (never a value from the file)."""
+    try:
+        return load(settings)
+    except DeploymentError as error:
+        _fail(str(error))
+    except UnicodeDecodeError:
+        _fail(f"{settings.deployment_file}: not UTF-8 text")
+    except OSError as error:
+        _fail(f"{error.filename or settings.deployment_file}: {error.strerror or type(error).__name__}")
+
+
 def _check_before_serving(settings: Settings) -> None:
     """Refuse, in one line and with status 2, what would otherwise fail inside the server's
     start-up, where the error would be logged with its traceback (and its values)."""
@@ -160,14 +173,7 @@ def _check_before_serving(settings: Settings) -> None:
         make_url(settings.database_url)
     except ArgumentError:
         _fail("ACCORD_DATABASE_URL is not a database URL")  # not shown: it may hold a password
-    try:
-        load_deployment_or_default(settings)
-    except DeploymentError as error:
-        _fail(str(error))
-    except UnicodeDecodeError:
-        _fail(f"{settings.deployment_file}: not UTF-8 text")
-    except OSError as error:
-        _fail(f"{error.filename or settings.deployment_file}: {error.strerror or type(error).__name__}")
+    _deployment_or_fail(settings, load_deployment_or_default)
 
 
 # -- keys -------------------------------------------------------------------------------------
@@ -326,14 +332,7 @@ def models_add(
 def models_list() -> None:
     """Show the models of the deployment file as JSON (credentials are never inline)."""
     settings = load_settings()
-    try:
-        deployment = load_deployment(settings.deployment_file)
-    except DeploymentError as error:
-        _fail(str(error))
-    except UnicodeDecodeError:
-        _fail(f"{settings.deployment_file}: not UTF-8 text")
-    except OSError as error:
-        _fail(f"{settings.deployment_file}: {error.strerror or type(error).__name__}")
+    deployment = _deployment_or_fail(settings, lambda s: load_deployment(s.deployment_file))
     typer.echo(
         json.dumps(
             [model.model_dump(mode="json", exclude_defaults=True) for model in deployment.models], indent=2
