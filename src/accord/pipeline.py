@@ -21,6 +21,7 @@ from starlette.responses import Response, StreamingResponse
 from starlette.types import Message, Receive, Scope, Send
 
 from accord.api import responses_api
+from accord.api.body import read_limited
 from accord.api.errors import APIError
 from accord.api.middleware import note
 from accord.api.validation import validate
@@ -197,18 +198,9 @@ class Pipeline:
         return await self._complete_json(exchange, verdict)
 
     async def _read_json(self, request: Request) -> Any:
-        length = request.headers.get("content-length") or ""
-        if length.isascii() and length.isdigit() and int(length) > self._max_body_bytes:
-            raise _too_large(self._max_body_bytes)
-        chunks: list[bytes] = []
-        size = 0
-        async for chunk in request.stream():
-            size += len(chunk)
-            if size > self._max_body_bytes:
-                raise _too_large(self._max_body_bytes)
-            chunks.append(chunk)
+        raw = await read_limited(request, self._max_body_bytes)
         try:
-            return orjson.loads(b"".join(chunks))
+            return orjson.loads(raw)
         except orjson.JSONDecodeError as error:
             raise APIError(
                 400, f"The request body is not valid JSON: {error.msg}", code="invalid_json"
@@ -518,14 +510,6 @@ def _check_fields(backend: Backend, route: str, body: JSON) -> None:
                 param=name,
                 code="unsupported_parameter",
             )
-
-
-def _too_large(limit: int) -> APIError:
-    return APIError(
-        413,
-        f"The request body is larger than this gateway accepts ({limit} bytes).",
-        code="request_too_large",
-    )
 
 
 def _from_backend(error: BackendError) -> APIError:

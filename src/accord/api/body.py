@@ -1,8 +1,8 @@
-"""Reading request bodies with a size limit, for the routes outside the model pipeline.
+"""Reading request bodies with a size limit, for every route.
 
-The model routes read through `Pipeline._read_json` with the deployment's `gateway.max_body_bytes`.
-The administration routes (`/admin/...`) take small JSON objects, so they read through here with
-a fixed, smaller limit: the declared `Content-Length` is checked before anything is read, and the
+The model routes read with the deployment's `gateway.max_body_bytes` (`Pipeline._read_json`). The
+administration routes (`/admin/...`) take small JSON objects, so they read with a fixed, smaller
+limit: the declared `Content-Length` is checked before anything is read, and the
 bytes are counted as they arrive, so a chunked upload cannot get past it either.
 """
 
@@ -23,7 +23,7 @@ ADMIN_MAX_BODY_BYTES = 128 * 1024
 def too_large(limit: int) -> APIError:
     return APIError(
         413,
-        f"The request body is larger than this route accepts ({limit} bytes).",
+        f"The request body is larger than this gateway accepts on this route ({limit} bytes).",
         code="request_too_large",
     )
 
